@@ -1,0 +1,46 @@
+# reportgen: two commands for a fresh machine.
+#   make report   install, then build the site from the built-in config
+#   make test     install with the test extras, then run the whole test suite
+#
+# TORCH chooses the PyTorch build. The default, torch==2.13.0, is a CPU wheel;
+# on another platform pass e.g. TORCH="torch==2.5.1" or TORCH="torch" (with
+# --index-url in PIP_ARGS for a CPU-only index). torch is installed first, so
+# the project's own requirement (torch>=2.1) never pulls another build.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+PIP_ARGS ?=
+ARGS ?=
+BIN := $(VENV)/bin
+
+.PHONY: report test install install-test browser clean
+
+report: install
+	$(BIN)/reportgen build $(ARGS)
+
+test: install-test browser
+	$(BIN)/python -m pytest $(ARGS)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q $(PIP_ARGS) "$(TORCH)"
+	$(BIN)/python -m pip install -q $(PIP_ARGS) -e .
+
+install-test: $(BIN)/python
+	$(BIN)/python -m pip install -q $(PIP_ARGS) "$(TORCH)"
+	$(BIN)/python -m pip install -q $(PIP_ARGS) -e ".[test]"
+
+# The browser tests drive Debian's chromium (Playwright's own browser download is not used).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: install Debian's chromium (/usr/bin/chromium) to run the browser tests"; fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) outputs/site build dist *.egg-info

@@ -1,0 +1,70 @@
+"""Batched trainer against the per-run course loop: 10,000 runs x 1,000 iterations.
+
+Prints wall times and ratios measured side by side in one process. The per-run
+loop is timed on a sample of runs and extrapolated (said so in the output).
+Run: python benchmarks/bench_train.py [--runs N] [--iters N] [--sample N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from course_loop import course_loop  # noqa: E402  (the tests' reference per-run loop)
+
+from reportgen.config import Params  # noqa: E402
+from reportgen.grid import RunSpec  # noqa: E402
+from reportgen.train import draw_data, train_grid  # noqa: E402
+
+
+def grid(n_runs: int, iters: int) -> list[RunSpec]:
+    # threshold 0: no run stops early, so every run costs the full budget.
+    return [
+        RunSpec(f"r{i}", "bench", Params(seed=i, slope=1 + (i % 100) / 25, threshold=0.0, max_iters=iters), {})
+        for i in range(n_runs)
+    ]
+
+
+def time_batched(specs: list[RunSpec]) -> float:
+    start = time.perf_counter()
+    data = draw_data(specs)
+    train_grid(specs, data)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--iters", type=int, default=1_000)
+    parser.add_argument("--sample", type=int, default=20, help="runs of the per-run loop actually timed")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+    specs = grid(args.runs, args.iters)
+    one = time_batched(specs[:1])
+    batched = time_batched(specs)
+
+    sample = specs[: args.sample]
+    start = time.perf_counter()
+    for spec in sample:
+        course_loop(spec.params)
+    per_run = (time.perf_counter() - start) / len(sample)
+    loop_total = per_run * args.runs
+
+    print(f"| measurement | value |")
+    print(f"| --- | --- |")
+    print(f"| batched, 1 run x {args.iters} iters | {one:.3f} s |")
+    print(f"| batched, {args.runs} runs x {args.iters} iters | {batched:.2f} s |")
+    print(f"| per-run course loop, 1 run (mean of {len(sample)}) | {per_run:.3f} s |")
+    print(f"| per-run course loop, {args.runs} runs (extrapolated from {len(sample)}) | {loop_total:.0f} s |")
+    print(f"| speed-up, batched vs per-run loop | {loop_total / batched:.0f}x (target >= 300x) |")
+    print(f"| cost of {args.runs} runs vs 1 run, batched | {batched / one:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The ``reportgen`` command line: build, init."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .build import DEFAULT_OUT, BuildOptions, build
+from .config import default_config_text
+from .exceptions import ConfigError, ReportgenError
+from .progress import Progress
+
+log = logging.getLogger("reportgen")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="reportgen",
+        description="Train linear regressions over a parameter grid and publish an animated static report.",
+    )
+    parser.add_argument("--version", action="version", version=f"reportgen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("build", help="train the grid and write the site", description="Train every run of the config's grid and write the static site.")
+    p.add_argument("--config", type=Path, metavar="FILE", help="TOML config (default: the built-in course homework)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"site folder (default: {DEFAULT_OUT})")
+    p.add_argument("--jobs", type=_positive_int, metavar="N", help="parallel render workers (default: CPU count)")
+    p.add_argument("--no-cache", action="store_true", help="ignore cached results and media; rebuild everything")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
+    p.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
+
+    p = sub.add_parser("init", help="write a commented copy of the default config", description="Write a commented copy of the built-in config to edit.")
+    p.add_argument("path", nargs="?", type=Path, default=Path("reportgen.toml"), help="where to write it (default: reportgen.toml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return parser
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="reportgen: %(message)s", stream=sys.stderr, force=True)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    options = BuildOptions(config_path=args.config, out=args.out, jobs=args.jobs, use_cache=not args.no_cache)
+    report = build(options, Progress(quiet=args.quiet))
+    counts: dict[str, int] = {}
+    for r in report.results:
+        counts[r.trajectory.status] = counts.get(r.trajectory.status, 0) + 1
+    summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
+    if not args.quiet:
+        print(f"Built {len(report.results)} runs ({summary}).")
+        print(f"Site: {report.index}")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if path.exists() and not args.force:
+        raise ConfigError(f"{path}: already exists; pass --force to overwrite it")
+    if path.exists() and path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give a file name")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(default_config_text(), "utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"{path}: cannot write: {exc.strerror}") from None
+    print(f"Wrote {path}. Build it with: reportgen build --config {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = make_parser().parse_args(argv)
+    _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
+    command = {"build": cmd_build, "init": cmd_init}[args.command]
+    try:
+        return command(args)
+    except ReportgenError as exc:
+        for problem in exc.problems:
+            print(f"reportgen: error: {problem}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("reportgen: interrupted; the previous site is untouched", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

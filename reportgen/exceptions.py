@@ -1,0 +1,25 @@
+"""Errors that end a build with a clean message instead of a traceback."""
+
+from __future__ import annotations
+
+
+class ReportgenError(Exception):
+    """Base class: an error the CLI prints as one line per problem."""
+
+    exit_code = 1
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = [p for p in problems if p]
+        super().__init__("\n".join(self.problems))
+
+
+class ConfigError(ReportgenError):
+    """The config (file, keys or values) or the command line is unusable."""
+
+    exit_code = 2
+
+
+class BuildAbort(ReportgenError):
+    """A build stage failed for a reason the user can act on."""
+
+    exit_code = 1

@@ -1,0 +1,63 @@
+"""Stage a site in a temporary folder beside ``--out`` and swap it in at the end.
+
+A build never writes into the live site: a crash, Ctrl-C or SIGTERM at any
+stage leaves the previous site as it was. The output folder carries a marker
+file, and a folder without it is never replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .exceptions import ConfigError
+
+MARKER = ".reportgen-site"
+
+
+def check_output_dir(out: Path, protected: list[Path]) -> None:
+    """Refuse an output folder that reportgen did not create, or that holds inputs."""
+    out = out.resolve()
+    for path in protected:
+        path = path.resolve()
+        if path == out or out in path.parents:
+            raise ConfigError(f"--out {out}: contains {path}; choose a folder of its own for the site")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise ConfigError(
+            f"--out {out}: folder exists, is not empty and was not made by reportgen; "
+            "choose another folder or empty it"
+        )
+
+
+@contextmanager
+def staged_output(out: Path) -> Iterator[Path]:
+    """Yield an empty staging folder; on success, swap it in place of ``out``."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        (stage / MARKER).write_text("This folder is written by reportgen; a build replaces it whole.\n")
+        yield stage
+        _swap(stage, out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _swap(stage: Path, out: Path) -> None:
+    """Replace ``out`` by ``stage`` with renames, so the site is never half-written."""
+    os.chmod(stage, 0o755)  # mkdtemp makes it 0700; a served site must be readable
+    if not out.exists():
+        os.replace(stage, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rmdir(old)
+    os.replace(out, old)
+    os.replace(stage, out)
+    shutil.rmtree(old, ignore_errors=True)

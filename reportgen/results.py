@@ -1,0 +1,87 @@
+"""One result per run, and the results.json that holds them all."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .analysis import Analysis
+from .config import Config
+from .grid import RunSpec
+from .train import RunData, Trajectory
+
+SCHEMA = 1
+
+
+@dataclass
+class RunResult:
+    """Everything the later stages know about one run."""
+
+    spec: RunSpec
+    data: RunData
+    trajectory: Trajectory
+    analysis: Analysis
+    media: dict[str, str | None] = field(default_factory=dict)
+    frames: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def to_json(self) -> dict[str, Any]:
+        """Return this run as results.json stores it."""
+        t, a = self.trajectory, self.analysis
+        out: dict[str, Any] = {
+            "id": self.spec.id,
+            "sweep": self.spec.sweep,
+            "varied": self.spec.varied,
+            "params": self.spec.params.to_dict(),
+            "status": t.status,
+            "stop_iteration": t.stop_iteration,
+            "iterations_run": t.iterations_run,
+            "updates": t.updates,
+            "diverged_at": t.diverged_at,
+            "final": {"w": f32(t.final_w), "b": f32(t.final_b), "loss": f32(t.final_loss)},
+            "initial": {"w": f32(self.data.w0), "b": 0.0, "loss": f32(t.loss[0])},
+            "loss_floor": f64(a.loss_floor),
+            "w_star": f64(a.w_star),
+            "b_star": f64(a.b_star),
+            "hessian": [[f64(v) for v in row] for row in a.hessian],
+            "hessian_eigenvalues": [f64(v) for v in a.hessian_eigenvalues],
+            "condition_number": f64(a.condition_number),
+            "lr_max": f64(a.lr_max),
+            "contraction": [f64(v) for v in a.contraction],
+            "initial_excess": [f64(v) for v in a.initial_excess],
+            "predicted_stop_iteration": a.predicted_stop_iteration,
+            "loss_history": [f32(v) for v in t.loss.tolist()],
+        }
+        if self.frames is not None:
+            out["frames"] = self.frames
+        if self.media:
+            out["media"] = dict(self.media)
+        return out
+
+
+def f32(value: float) -> float | None:
+    """Return a float32 value with the 9 digits that round-trip it; None if not finite."""
+    value = float(value)
+    return float(f"{value:.9g}") if math.isfinite(value) else None
+
+
+def f64(value: float) -> float | None:
+    """Return a float64 value, None if not finite (JSON has no inf or NaN)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def results_document(config: Config, results: Sequence[RunResult]) -> dict[str, Any]:
+    """Return the whole results.json document."""
+    return {"schema": SCHEMA, "config": config.to_dict(), "runs": [r.to_json() for r in results]}
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write JSON deterministically (sorted keys, no NaN)."""
+    path.write_text(json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n", "utf-8")

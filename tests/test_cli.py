@@ -1,0 +1,133 @@
+"""The command line: a real build of a tiny project, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reportgen.cli import main
+from reportgen.config import load_config
+
+TINY = """
+title = "Tiny"
+[defaults]
+max_iters = 200
+[[sweep]]
+name = "thr"
+vary = { threshold = [10.0, 1.0, 0.1] }
+[[sweep]]
+name = "lr"
+vary = { lr = [0.01, 0.07] }
+[render]
+formats = []
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "tiny.toml").write_text(TINY)
+    out = root / "site"
+    assert main(["build", "--config", str(root / "tiny.toml"), "--out", str(out), "-q"]) == 0
+    return out
+
+
+def test_results_json_has_every_field(tiny_site):
+    doc = json.loads((tiny_site / "results.json").read_text())
+    assert doc["schema"] == 1
+    assert doc["config"]["title"] == "Tiny" and doc["config"]["defaults"]["max_iters"] == 200
+    runs = {r["id"]: r for r in doc["runs"]}
+    assert list(runs) == ["thr__threshold-10", "thr__threshold-1", "thr__threshold-0.1", "lr__lr-0.01", "lr__lr-0.07"]
+    for run in runs.values():
+        for key in ("id", "sweep", "params", "status", "stop_iteration", "iterations_run", "diverged_at",
+                    "final", "loss_floor", "hessian_eigenvalues", "condition_number", "lr_max",
+                    "predicted_stop_iteration", "loss_history"):
+            assert key in run, key
+        assert set(run["params"]) == {"slope", "intercept", "threshold", "lr", "max_iters", "seed",
+                                      "n_points", "noise", "x_max"}
+        assert len(run["loss_history"]) == run["iterations_run"]
+    assert runs["thr__threshold-10"]["stop_iteration"] == 0
+    assert runs["thr__threshold-0.1"]["status"] == "budget_exhausted"
+    assert runs["thr__threshold-0.1"]["iterations_run"] == 200
+    assert runs["lr__lr-0.07"]["status"] == "diverged"
+    assert runs["lr__lr-0.07"]["stop_iteration"] is None
+    assert isinstance(runs["lr__lr-0.07"]["diverged_at"], int)
+
+
+def test_index_lists_the_runs(tiny_site):
+    html = (tiny_site / "index.html").read_text()
+    assert html.count('<tr id="run-') == 5
+    assert "budget exhausted" in html and "diverged" in html
+
+
+def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.replace("max_iters = 200", "max_iter = 200"))
+    out = tmp_path / "site"
+    proc = run_cli("build", "--config", str(bad), "--out", str(out))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"reportgen: error: {bad}: defaults.max_iter: unknown key; did you mean 'max_iters'?"
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()  # nothing written
+
+
+def test_missing_config_and_bad_flags_exit_2(tmp_path):
+    proc = run_cli("build", "--config", str(tmp_path / "nope.toml"))
+    assert proc.returncode == 2 and "config file not found" in proc.stderr
+    proc = run_cli("build", "--jobs", "zero")
+    assert proc.returncode == 2 and "--jobs" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_refuses_to_replace_a_folder_it_did_not_make(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("keep me")
+    (tmp_path / "tiny.toml").write_text(TINY)
+    assert main(["build", "--config", str(tmp_path / "tiny.toml"), "--out", str(precious), "-q"]) == 2
+    assert (precious / "thesis.txt").read_text() == "keep me"
+    assert sorted(p.name for p in precious.iterdir()) == ["thesis.txt"]
+
+
+def test_rebuild_replaces_its_own_site(tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY)
+    args = ["build", "--config", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / "site"), "-q"]
+    assert main(args) == 0
+    (tmp_path / "site" / "stale.txt").write_text("old")
+    assert main(args) == 0
+    assert not (tmp_path / "site" / "stale.txt").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []  # no staging left
+
+
+def test_init_writes_a_config_that_builds_the_default(tmp_path):
+    path = tmp_path / "mine.toml"
+    assert main(["init", str(path)]) == 0
+    assert "# " in path.read_text()  # commented
+    assert load_config(path).to_dict() == load_config().to_dict()
+    assert main(["init", str(path)]) == 2  # refuses to overwrite
+    assert main(["init", str(path), "--force"]) == 0
+
+
+def test_python_dash_m_and_help():
+    proc = subprocess.run([sys.executable, "-m", "reportgen", "build", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "--no-cache" in proc.stdout and "--jobs" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "reportgen", "init", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+
+
+def test_plain_log_lines_when_not_a_terminal(tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY)
+    proc = run_cli("build", "--config", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / "site"))
+    assert proc.returncode == 0
+    assert "reportgen: training 5 runs together: done in" in proc.stderr
+    assert "\r" not in proc.stderr  # no progress bar redraws in a log
+    assert f"Site: {tmp_path / 'site' / 'index.html'}" in proc.stdout
+    quiet = run_cli("build", "--config", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / "site"), "-q")
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "reportgen", *args], capture_output=True, text=True, cwd=Path(__file__).parent)

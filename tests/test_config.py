@@ -1,0 +1,138 @@
+"""Config parsing and validation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reportgen.config import PARAM_NAMES, Params, parse_config
+from reportgen.exceptions import ConfigError
+from reportgen.grid import expand_grid
+
+MINIMAL = """
+title = "t"
+[[sweep]]
+name = "s"
+vary = { slope = [1.0, 2.0] }
+"""
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="c.toml")
+    return info.value.problems
+
+
+def test_default_config_holds_the_homework(default_config, default_specs):
+    sweeps = {s.name: s for s in default_config.sweeps}
+    assert sweeps["threshold"].vary == {"threshold": (10.0, 1.0, 0.5, 0.1)}
+    assert sweeps["slope"].vary == {"slope": (1.0, 2.0, 3.0, 5.0)}
+    assert default_config.defaults == Params()  # the course: slope 2, lr 0.05, seed 10, ...
+    assert default_config.render.frame_every == 20
+    assert default_config.render.formats == ("gif", "mp4")
+    assert len({s.id for s in default_specs}) == len(default_specs) == 11
+
+
+def test_grid_is_a_cartesian_product():
+    config = parse_config(MINIMAL.replace("slope = [1.0, 2.0]", "slope = [1, 2, 3], lr = [0.01, 0.02]"))
+    specs = expand_grid(config)
+    assert len(specs) == 6
+    assert specs[0].id == "s__slope-1__lr-0.01"
+    assert specs[-1].params.slope == 3.0 and specs[-1].params.lr == 0.02
+    assert all(s.params.threshold == 1.0 for s in specs)
+
+
+def test_unknown_key_names_the_closest_valid_key():
+    (line,) = errors_of(MINIMAL + "[defaults]\ntreshold = 1.0\n")
+    assert line == "c.toml: defaults.treshold: unknown key; did you mean 'threshold'?"
+    (line,) = errors_of(MINIMAL.replace("slope = [", "slop = ["))
+    assert "sweep[0].vary.slop" in line and "'slope'" in line
+
+
+@pytest.mark.parametrize(
+    "snippet, expected",
+    [
+        ("[defaults]\nlr = 'fast'", "defaults.lr: must be a number, got str 'fast'"),
+        ("[defaults]\nlr = 0", "defaults.lr: must be > 0, got 0.0"),
+        ("[defaults]\nlr = inf", "defaults.lr: must be a finite number"),
+        ("[defaults]\nlr = nan", "defaults.lr: must be a finite number"),
+        ("[defaults]\nthreshold = -1", "defaults.threshold: must be >= 0"),
+        ("[defaults]\nmax_iters = 0", "defaults.max_iters: must be between 1 and 1000000"),
+        ("[defaults]\nmax_iters = 10.5", "defaults.max_iters: must be an integer"),
+        ("[defaults]\nmax_iters = true", "defaults.max_iters: must be an integer"),
+        ("[defaults]\nn_points = 1", "defaults.n_points: must be between 2 and 100000"),
+        ("[render]\nformats = ['gif', 'avi']", "render.formats: unknown format 'avi'"),
+    ],
+)
+def test_bad_values_give_one_clear_line(snippet, expected):
+    (line,) = errors_of(MINIMAL + snippet + "\n")
+    assert line.startswith("c.toml: ") and expected in line
+
+
+def test_sweep_problems():
+    text = """
+[[sweep]]
+name = "a"
+vary = { slope = [] }
+[[sweep]]
+name = "b b"
+vary = { slope = [1.0] }
+[[sweep]]
+name = "c"
+vary = { lr = [0.1, 0.1] }
+[[sweep]]
+name = "d"
+vary = { lr = [0.1] }
+[[sweep]]
+name = "d"
+vary = { lr = [0.2] }
+"""
+    lines = errors_of(text)
+    assert any("sweep[0].vary.slope: empty list" in l for l in lines)
+    assert any("sweep[1].name: 'b b' is not URL-safe" in l for l in lines)
+    assert any("sweep[2].vary.lr: duplicate value 0.1: run ids would collide" in l for l in lines)
+    assert any("sweep[4].name: duplicate sweep name 'd'" in l for l in lines)
+    assert len(lines) == 4  # every problem, not only the first
+
+
+def test_toml_syntax_error_shows_line_and_column():
+    (line,) = errors_of('title = "x"\n[defaults\n')
+    assert line.startswith("c.toml: invalid TOML:") and "line 2" in line and "column" in line
+
+
+def test_no_sweep_is_an_error():
+    (line,) = errors_of('title = "x"\n')
+    assert "no [[sweep]] table" in line
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    slope=finite,
+    lr=st.floats(min_value=1e-9, max_value=10),
+    threshold=st.floats(min_value=0, max_value=1e6),
+    max_iters=st.integers(1, 1_000_000),
+    n_points=st.integers(2, 100_000),
+)
+def test_valid_values_round_trip(slope, lr, threshold, max_iters, n_points):
+    text = MINIMAL + (
+        f"[defaults]\nslope = {slope!r}\nlr = {lr!r}\nthreshold = {threshold!r}\n"
+        f"max_iters = {max_iters}\nn_points = {n_points}\n"
+    )
+    config = parse_config(text)
+    assert config.defaults.lr == lr and config.defaults.slope == slope
+    assert config.defaults.max_iters == max_iters and config.defaults.n_points == n_points
+    assert set(config.to_dict()["defaults"]) == set(PARAM_NAMES)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lr=st.one_of(st.floats(max_value=0), st.just(math.inf), st.just(-math.inf)))
+def test_invalid_lr_is_always_refused(lr):
+    value = "nan" if math.isnan(lr) else ("inf" if lr == math.inf else "-inf" if lr == -math.inf else repr(lr))
+    (line,) = errors_of(MINIMAL + f"[defaults]\nlr = {value}\n")
+    assert "defaults.lr" in line

@@ -1,0 +1,124 @@
+"""The batched trainer against the course loop, run by run."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from course_loop import course_loop
+from reportgen.config import Params
+from reportgen.grid import RunSpec
+from reportgen.train import BUDGET_EXHAUSTED, DIVERGED, STOPPED, draw_data, train_grid
+
+
+def train(params_list):
+    specs = [RunSpec(id=f"r{i}", sweep="s", params=p, varied={}) for i, p in enumerate(params_list)]
+    data = draw_data(specs)
+    return data, train_grid(specs, data)
+
+
+def near_threshold(value: float, threshold: float) -> bool:
+    """True where a float32 loss is within rounding of the threshold (a few ulps)."""
+    return abs(value - threshold) <= 4 * np.spacing(np.float32(max(abs(threshold), 1e-30)))
+
+
+def assert_matches_course(p: Params, traj) -> None:
+    ref = course_loop(p)
+    if traj.stop_iteration != ref.stop_iteration or traj.diverged_at != ref.diverged_at:
+        # Allowed only where the loss lands within float32 rounding of a boundary.
+        k = min(len(ref.losses), traj.iterations_run) - 1
+        assert near_threshold(ref.losses[k], p.threshold) or traj.status == DIVERGED, (p, traj.status, ref)
+        return
+    assert traj.iterations_run == len(ref.losses)
+    np.testing.assert_allclose(traj.loss, np.float32(ref.losses), rtol=1e-5, atol=1e-6)
+    if traj.status != DIVERGED:
+        assert math.isclose(traj.final_w, ref.w, rel_tol=1e-5, abs_tol=1e-5)
+        assert math.isclose(traj.final_b, ref.b, rel_tol=1e-5, abs_tol=1e-5)
+
+
+def test_default_grid_is_bitwise_the_course(default_specs):
+    data = draw_data(default_specs)
+    trajectories = train_grid(default_specs, data)
+    for spec, traj in zip(default_specs, trajectories):
+        ref = course_loop(spec.params)
+        assert traj.stop_iteration == ref.stop_iteration, spec.id
+        assert traj.diverged_at == ref.diverged_at, spec.id
+        # Same ops in the same order on the same float32 data: identical numbers.
+        assert traj.loss.tolist() == np.float32(ref.losses).tolist(), spec.id
+        assert (traj.final_w, traj.final_b) == (np.float32(ref.w), np.float32(ref.b)), spec.id
+
+
+def test_course_homework_counts(default_specs):
+    """The student's observations: loss < 10 stops at 0, counts fall as the slope grows."""
+    data = draw_data(default_specs)
+    runs = {s.id: t for s, t in zip(default_specs, train_grid(default_specs, data))}
+    assert runs["threshold__threshold-10"].stop_iteration == 0
+    assert runs["threshold__threshold-0.1"].status == BUDGET_EXHAUSTED
+    assert runs["threshold__threshold-0.1"].iterations_run == 1000
+    counts = [runs[f"slope__slope-{s}"].stop_iteration for s in (1, 2, 3, 5)]
+    assert counts == sorted(counts, reverse=True) and len(set(counts)) == 4
+    assert runs["learning-rate__lr-0.059"].status == DIVERGED
+
+
+def test_drop_out_does_not_disturb_other_runs():
+    """A run that stops early leaves the other rows' numbers unchanged."""
+    a = Params(threshold=10.0)  # stops at 0
+    b = Params(threshold=0.5, max_iters=400)
+    c = Params(seed=3, threshold=0.01, max_iters=50)  # budget exhausted early
+    _, together = train([a, b, c])
+    _, alone = train([b])
+    assert together[0].stop_iteration == 0
+    assert together[2].status == BUDGET_EXHAUSTED and together[2].iterations_run == 50
+    assert together[1].loss.tolist() == alone[0].loss.tolist()
+
+
+def test_divergence_is_marked_and_nothing_nan_travels():
+    _, (fast, huge) = train([Params(lr=0.07), Params(lr=1e30)])
+    for traj in (fast, huge):
+        assert traj.status == DIVERGED
+        assert traj.stop_iteration is None
+        assert math.isfinite(traj.final_w) and math.isfinite(traj.final_b)
+        assert np.isfinite(traj.w).all() and np.isfinite(traj.b).all()
+        assert traj.updates == traj.iterations_run - 1
+    assert fast.diverged_at == fast.iterations_run - 1
+    assert fast.final_loss > 1e6 * fast.loss[0]
+    assert huge.diverged_at == 1  # the first update overflows the loss
+    assert not math.isfinite(huge.final_loss)
+
+
+def test_mixed_sizes_match_the_course():
+    params = [Params(n_points=2, threshold=0.01), Params(n_points=7), Params(n_points=33, seed=5)]
+    _, trajectories = train(params)
+    for p, traj in zip(params, trajectories):
+        assert_matches_course(p, traj)
+
+
+def test_empty_grid():
+    assert train_grid([], []) == []
+
+
+params_strategy = st.builds(
+    Params,
+    slope=st.floats(-6, 6),
+    intercept=st.floats(-10, 10),
+    threshold=st.floats(0, 20),
+    lr=st.floats(1e-4, 0.08),
+    max_iters=st.integers(1, 250),
+    seed=st.integers(0, 2**32),
+    n_points=st.sampled_from([2, 5, 20]),
+    noise=st.floats(0, 3),
+    x_max=st.floats(0.5, 12),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(params_strategy, min_size=1, max_size=4))
+def test_random_grids_match_the_course(params_list):
+    _, trajectories = train(params_list)
+    for p, traj in zip(params_list, trajectories):
+        assert traj.status in (STOPPED, BUDGET_EXHAUSTED, DIVERGED)
+        assert_matches_course(p, traj)
