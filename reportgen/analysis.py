@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Params
-from .train import RunData
+from .trajectory import RunData
 
 #: Horizon of the closed-form search; beyond it a prediction is "never" in practice.
 MAX_PREDICTED = 10**15

@@ -1,23 +1,25 @@
-"""Perform a full site build: config -> grid -> training -> analysis -> site."""
+"""Perform a full site build: config -> grid -> training -> analysis -> frames -> site."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from . import output
-from .analysis import analyse
+from .cache import Cache, content_key
 from .config import Config, load_config
-from .grid import expand_grid
+from .grid import RunSpec, expand_grid
 from .progress import Progress
+from .render import cached_outcomes, default_jobs, make_task, media_key, place_media, render_runs
 from .results import RunResult, results_document, write_json
 from .site import write_pages
-from .train import draw_data, train_grid
 
 log = logging.getLogger("reportgen")
 
 DEFAULT_OUT = Path("outputs/site")
+CACHE_DIR = ".reportgen-cache"
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,13 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build produced."""
+    """What a build produced, and what it had to compute."""
 
     out: Path
     index: Path
     results: list[RunResult]
+    trained: bool
+    rendered: int
 
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
@@ -48,20 +52,60 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     if options.config_path is not None:
         protected.append(Path(options.config_path))
     output.check_output_dir(options.out, protected)
+    cache = Cache(options.out.resolve().parent / CACHE_DIR, enabled=options.use_cache)
+
+    results, trained = train_runs(specs, cache, progress)
+    formats = media_formats(config)
+    keys = [media_key(config, r, formats) for r in results]
+    outcomes = cached_outcomes(cache, keys)
+    missing = [make_task(config, r, formats, cache) for r, k in zip(results, keys) if k not in outcomes]
+    if missing:
+        jobs = options.jobs or default_jobs()
+        with progress.stage(f"rendering {len(missing)} animations ({jobs} jobs)", total=len(missing), unit="run") as advance:
+            outcomes.update(render_runs(missing, jobs, advance))
+    log.info("media: %d rendered, %d from the cache", len(missing), len(results) - len(missing))
+
+    with output.staged_output(options.out) as stage:
+        for result, key in zip(results, keys):
+            outcome = outcomes[key]
+            result.frames = outcome.frames
+            result.settle_iteration = outcome.settle_iteration
+            result.media = place_media(stage, result.id, outcome)
+        write_json(stage / "results.json", results_document(config, results))
+        with progress.stage("writing pages"):
+            write_pages(stage, config, results, context={})
+    out = options.out.resolve()
+    return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=len(missing))
+
+
+def train_runs(specs: Sequence[RunSpec], cache: Cache, progress: Progress) -> tuple[list[RunResult], bool]:
+    """Train and analyse every run, or load them from the cache (then torch is never imported)."""
+    key = content_key("train", [s.params.to_dict() for s in specs])
+    stored = cache.load_object("train", key)
+    if stored is not None and len(stored) == len(specs):
+        log.info("training: %d runs from the cache", len(specs))
+        return [RunResult(spec=s, data=d, trajectory=t, analysis=a) for s, (d, t, a) in zip(specs, stored)], False
+
+    from .analysis import analyse
+    from .train import draw_data, train_grid  # imports torch: only when something must train
 
     data = draw_data(specs)
     max_iters = max(s.params.max_iters for s in specs)
     with progress.stage(f"training {len(specs)} runs together", total=max_iters) as advance:
         trajectories = train_grid(specs, data, progress=advance)
     with progress.stage("analysing runs"):
-        results = [
-            RunResult(spec=s, data=d, trajectory=t, analysis=analyse(d, s.params))
-            for s, d, t in zip(specs, data, trajectories)
-        ]
+        analyses = [analyse(d, s.params) for s, d in zip(specs, data)]
+    cache.store_object("train", key, list(zip(data, trajectories, analyses)))
+    return [RunResult(spec=s, data=d, trajectory=t, analysis=a) for s, d, t, a in zip(specs, data, trajectories, analyses)], True
 
-    with output.staged_output(options.out) as stage:
-        write_json(stage / "results.json", results_document(config, results))
-        with progress.stage("writing pages"):
-            write_pages(stage, config, results, context={})
-    out = options.out.resolve()
-    return BuildReport(out=out, index=out / "index.html", results=results)
+
+def media_formats(config: Config) -> tuple[str, ...]:
+    """Return the formats to write; MP4 is dropped with one warning when ffmpeg is missing."""
+    formats = config.render.formats
+    if "mp4" in formats:
+        from .encode import ffmpeg_exe
+
+        if ffmpeg_exe() is None:
+            log.warning("ffmpeg not found (imageio-ffmpeg); skipping MP4, writing the other formats")
+            formats = tuple(f for f in formats if f != "mp4")
+    return formats

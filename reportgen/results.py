@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from .analysis import Analysis
 from .config import Config
 from .grid import RunSpec
-from .train import RunData, Trajectory
+from .trajectory import RunData, Trajectory
 
 SCHEMA = 1
 
@@ -26,6 +26,7 @@ class RunResult:
     analysis: Analysis
     media: dict[str, str | None] = field(default_factory=dict)
     frames: int | None = None
+    settle_iteration: int | None = None
 
     @property
     def id(self) -> str:
@@ -60,6 +61,7 @@ class RunResult:
         }
         if self.frames is not None:
             out["frames"] = self.frames
+            out["settle_iteration"] = self.settle_iteration
         if self.media:
             out["media"] = dict(self.media)
         return out

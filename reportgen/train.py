@@ -21,59 +21,18 @@ out of the tensors as soon as it stops, exhausts its budget or diverges.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .grid import RunSpec
+from .trajectory import BUDGET_EXHAUSTED, DIVERGED, STOPPED, RunData, Trajectory
 
 log = logging.getLogger(__name__)
 
-STOPPED = "stopped"
-BUDGET_EXHAUSTED = "budget_exhausted"
-DIVERGED = "diverged"
 #: A run whose loss grows beyond this multiple of its initial loss has diverged.
 DIVERGENCE_FACTOR = 1e6
-
-
-@dataclass(frozen=True)
-class RunData:
-    """The data one run trains on, drawn exactly as the course draws it."""
-
-    x: np.ndarray  # float32, (n,)
-    y: np.ndarray  # float32, (n,)
-    w0: float  # the initial w (b starts at 0)
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """What the training loop did for one run."""
-
-    status: str
-    stop_iteration: int | None  # 0-based iteration whose loss passed the stop test
-    diverged_at: int | None
-    loss: np.ndarray  # float32 loss of each iteration executed, before its update
-    w: np.ndarray  # w that produced loss[t]
-    b: np.ndarray  # b that produced loss[t]
-    final_w: float  # w after the last update applied
-    final_b: float
-
-    @property
-    def iterations_run(self) -> int:
-        """Number of loop iterations executed (loss evaluations)."""
-        return len(self.loss)
-
-    @property
-    def updates(self) -> int:
-        """Number of parameter updates applied (a diverged run's last one is withheld)."""
-        return self.iterations_run - (self.status == DIVERGED)
-
-    @property
-    def final_loss(self) -> float:
-        """The loss the last stop test saw."""
-        return float(self.loss[-1])
 
 
 def draw_data(specs: Sequence[RunSpec]) -> list[RunData]:

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from reportgen.analysis import analyse
 from reportgen.config import Params
 from reportgen.grid import RunSpec
-from reportgen.train import DIVERGED, STOPPED, RunData, draw_data, train_grid
+from reportgen.train import draw_data, train_grid
+from reportgen.trajectory import DIVERGED, STOPPED, RunData
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from course_loop import course_loop
 from reportgen.config import Params
 from reportgen.grid import RunSpec
-from reportgen.train import BUDGET_EXHAUSTED, DIVERGED, STOPPED, draw_data, train_grid
+from reportgen.train import draw_data, train_grid
+from reportgen.trajectory import BUDGET_EXHAUSTED, DIVERGED, STOPPED
 
 
 def train(params_list):

@@ -1,0 +1,192 @@
+"""Draw a run's animation frames off-screen, fast: one figure, static parts drawn once.
+
+Each frame has two panels: the data with the true line and the current fit, and
+the loss curve so far on a log axis with the stop threshold and the loss floor.
+Only the artists that change (the fit, the loss curve, the title) are redrawn
+onto a saved background: matplotlib blitting, on the Agg canvas.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import matplotlib
+
+matplotlib.use("Agg", force=True)  # headless, before anything imports pyplot
+
+import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .trajectory import DIVERGED  # noqa: E402
+
+#: Frame size in inches; at 80 dpi this is 800 x 360 pixels.
+FIGSIZE = (10.0, 4.5)
+#: How long the final frame is held, in seconds.
+FINAL_HOLD = 1.0
+FIT_COLOR = "#d62728"
+POINT_COLOR = "#1f77b4"
+LOSS_COLOR = "#1f77b4"
+THRESHOLD_COLOR = "#ff7f0e"
+FLOOR_COLOR = "#2ca02c"
+#: Fit parameters are clamped to this magnitude before drawing (a diverged run grows without bound).
+CLAMP = 1e6
+
+
+@dataclass(frozen=True)
+class FrameJob:
+    """Everything needed to draw one run's frames (plain data, no torch)."""
+
+    run_id: str
+    title: str
+    x: np.ndarray
+    y: np.ndarray
+    slope: float
+    intercept: float
+    threshold: float
+    loss_floor: float
+    status: str
+    diverged_at: int | None
+    loss: np.ndarray  # per iteration run
+    w: np.ndarray
+    b: np.ndarray
+    frame_every: int
+
+    @property
+    def iterations(self) -> list[int]:
+        """Iterations drawn: 0, every frame_every-th, and always the final one."""
+        return frame_iterations(len(self.loss), self.frame_every)
+
+
+def frame_iterations(iterations_run: int, frame_every: int) -> list[int]:
+    """Return 0, every ``frame_every``-th iteration, and the last iteration run."""
+    drawn = list(range(0, iterations_run, frame_every))
+    if drawn[-1] != iterations_run - 1:
+        drawn.append(iterations_run - 1)
+    return drawn
+
+
+def fmt4(value: float) -> str:
+    """Format a number to 4 decimals for a frame title (no array reprs, no 'nan')."""
+    if not math.isfinite(value):
+        return "overflow"
+    if abs(value) >= 1e5:
+        return f"{value:.4e}"
+    return f"{value:.4f}"
+
+
+class FrameRenderer:
+    """One reusable figure that draws the frames of one run after another."""
+
+    def __init__(self, dpi: int = 80) -> None:
+        self.dpi = dpi
+        self.fig = Figure(figsize=FIGSIZE, dpi=dpi)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.ax_fit, self.ax_loss = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
+        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.83, wspace=0.22)
+        self.job: FrameJob | None = None
+
+    # ----------------------------------------------------------------- per run
+
+    def setup(self, job: FrameJob) -> None:
+        """Draw the static parts of ``job`` once and keep them as the background."""
+        self.job = job
+        ax, lx = self.ax_fit, self.ax_loss
+        ax.cla()
+        lx.cla()
+        x_lo, x_hi = 0.0, max(float(job.x.max()), 1e-9) * 1.05
+        xs = np.linspace(x_lo, x_hi, 64)
+        true_y = job.slope * xs + job.intercept
+        lows = [float(job.y.min()), float(true_y.min())]
+        highs = [float(job.y.max()), float(true_y.max())]
+        pad = 0.08 * max(max(highs) - min(lows), 1e-6)
+        ax.set_xlim(x_lo, x_hi)
+        self.ylim = (min(lows) - pad, max(highs) + pad)
+        ax.set_ylim(*self.ylim)
+        ax.scatter(job.x, job.y, s=18, color=POINT_COLOR, zorder=3, label="data")
+        ax.plot(xs, true_y, "--", color="0.45", lw=1.5, label=f"true line y = {job.slope:g}x + {job.intercept:g}")
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        (self.fit_line,) = ax.plot(xs, xs * 0, "-", color=FIT_COLOR, lw=3, label="fit y = wx + b", animated=True)
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        self.xs = xs
+
+        n = len(job.loss)
+        finite = job.loss[np.isfinite(job.loss) & (job.loss > 0)]
+        marks = [v for v in (job.threshold, job.loss_floor) if v > 0]
+        lo = min([*finite.tolist(), *marks] or [1e-3])
+        hi = max([*finite.tolist(), *marks] or [1.0])
+        lx.set_yscale("log")
+        lx.set_xlim(-0.5, max(n - 0.5, 1))
+        lx.set_ylim(lo / 1.6, hi * 1.6)
+        lx.set_xlabel("iteration")
+        lx.set_ylabel("loss (log scale)")
+        if job.threshold > 0:
+            lx.axhline(job.threshold, ls="--", color=THRESHOLD_COLOR, lw=1.3, label=f"stop threshold {job.threshold:g}")
+        if job.loss_floor > 0:
+            lx.axhline(job.loss_floor, ls=":", color=FLOOR_COLOR, lw=1.6, label=f"loss floor {job.loss_floor:.4f}")
+        (self.loss_line,) = lx.plot([], [], "-", color=LOSS_COLOR, lw=1.6, label="loss", animated=True)
+        (self.loss_dot,) = lx.plot([], [], "o", color=LOSS_COLOR, ms=4, animated=True)
+        lx.legend(loc="upper right", fontsize=8, frameon=False)
+        self.note = ax.text(0.97, 0.04, "", transform=ax.transAxes, ha="right", color=FIT_COLOR, fontsize=10,
+                            fontweight="bold", animated=True)
+        self.fig.suptitle(job.title, fontsize=11, y=0.985)
+        self.title = self.fig.text(0.5, 0.885, "", ha="center", fontsize=12, family="monospace", animated=True)
+        self.loss_x = np.arange(n)
+        self.loss_y = np.where(np.isfinite(job.loss), job.loss, np.nan)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def draw(self, t: int) -> np.ndarray:
+        """Draw iteration ``t`` onto the background; return the frame as RGB (H, W, 3), even-sized."""
+        job = self.job
+        assert job is not None, "setup() first"
+        w = float(np.clip(job.w[t], -CLAMP, CLAMP))
+        b = float(np.clip(job.b[t], -CLAMP, CLAMP))
+        self.canvas.restore_region(self.background)
+        # Clamp the fit to the panel, so a line that left the chart runs along its edge, not out of sight.
+        self.fit_line.set_ydata(np.clip(w * self.xs + b, *self.ylim))
+        self.loss_line.set_data(self.loss_x[: t + 1], self.loss_y[: t + 1])
+        self.loss_dot.set_data(self.loss_x[t : t + 1], self.loss_y[t : t + 1])
+        self.title.set_text(f"iteration {t}   w = {fmt4(job.w[t])}   b = {fmt4(job.b[t])}   loss = {fmt4(job.loss[t])}")
+        final = t == len(job.loss) - 1
+        self.note.set_text(f"diverged at iteration {job.diverged_at}" if job.status == DIVERGED and final else "")
+        self.ax_fit.draw_artist(self.fit_line)
+        self.ax_fit.draw_artist(self.note)
+        for artist in (self.loss_line, self.loss_dot):
+            self.ax_loss.draw_artist(artist)
+        self.fig.draw_artist(self.title)
+        self.canvas.blit(self.fig.bbox)
+        rgba = np.asarray(self.canvas.buffer_rgba())
+        h, w_px = rgba.shape[0] & ~1, rgba.shape[1] & ~1  # even size for H.264, by cropping a pixel
+        return np.ascontiguousarray(rgba[:h, :w_px, :3])
+
+    def frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (iteration, RGB frame) for every drawn iteration of the current run."""
+        assert self.job is not None
+        for t in self.job.iterations:
+            yield t, self.draw(t)
+
+    def settle_iteration(self) -> int | None:
+        """First drawn iteration after which the fit moves less than one pixel between drawn frames."""
+        job = self.job
+        assert job is not None
+        drawn = job.iterations
+        if len(drawn) < 2:
+            return None
+        w = np.clip(job.w[drawn].astype(np.float64), -CLAMP, CLAMP)
+        b = np.clip(job.b[drawn].astype(np.float64), -CLAMP, CLAMP)
+        # Vertical pixel position of the drawn (clamped) fit at each sample x, frame after frame.
+        heights = np.clip(np.outer(w, self.xs) + b[:, None], *self.ylim)
+        y0, y1 = self.ax_fit.transData.transform([[0.0, self.ylim[0]], [0.0, self.ylim[1]]])[:, 1]
+        pixels = heights * (y1 - y0) / (self.ylim[1] - self.ylim[0])
+        moved = np.abs(np.diff(pixels, axis=0)).max(axis=1)  # between drawn frame k and k+1
+        still = moved < 1.0
+        if not still[-1]:
+            return None
+        k = len(still)
+        while k > 0 and still[k - 1]:
+            k -= 1
+        return drawn[k]
