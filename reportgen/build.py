@@ -65,6 +65,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
             outcomes.update(render_runs(missing, jobs, advance))
     log.info("media: %d rendered, %d from the cache", len(missing), len(results) - len(missing))
 
+    evidence = graph_evidence(results, cache)
+
     with output.staged_output(options.out) as stage:
         for result, key in zip(results, keys):
             outcome = outcomes[key]
@@ -73,7 +75,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
             result.media = place_media(stage, result.id, outcome)
         write_json(stage / "results.json", results_document(config, results))
         with progress.stage("writing pages"):
-            write_pages(stage, config, results, context={})
+            write_pages(stage, config, results, evidence, rebuild_command(options))
     out = options.out.resolve()
     return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=len(missing))
 
@@ -97,6 +99,32 @@ def train_runs(specs: Sequence[RunSpec], cache: Cache, progress: Progress) -> tu
         analyses = [analyse(d, s.params) for s, d in zip(specs, data)]
     cache.store_object("train", key, list(zip(data, trajectories, analyses)))
     return [RunResult(spec=s, data=d, trajectory=t, analysis=a) for s, d, t, a in zip(specs, data, trajectories, analyses)], True
+
+
+def graph_evidence(results: Sequence[RunResult], cache: Cache):
+    """Capture the computational-graph evidence from the first run's real data (cached)."""
+    if not results:
+        return None
+    first = results[0]
+    key = content_key("graphs", {"x": first.data.x.tolist(), "y": first.data.y.tolist(),
+                                 "w0": first.data.w0, "lr": first.spec.params.lr})
+    evidence = cache.load_object("graphs", key)
+    if evidence is None:
+        from .graphs import capture_graph_evidence  # imports torch
+
+        evidence = capture_graph_evidence(first.data.x, first.data.y, first.data.w0, first.spec.params.lr)
+        cache.store_object("graphs", key, evidence)
+    return evidence
+
+
+def rebuild_command(options: BuildOptions) -> str:
+    """Return the command that rebuilds this site."""
+    parts = ["reportgen build"]
+    if options.config_path is not None:
+        parts.append(f"--config {options.config_path}")
+    if options.out != DEFAULT_OUT:
+        parts.append(f"--out {options.out}")
+    return " ".join(parts)
 
 
 def media_formats(config: Config) -> tuple[str, ...]:

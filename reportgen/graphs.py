@@ -1,14 +1,10 @@
-"""Capture, from one real run, the evidence for the course's graph questions.
+"""Capture, from one real run, the evidence for the course's graph questions (tasks 2, 3).
 
-Task 2 asks what a computational graph is, task 3 how dynamic and static graphs
-differ. Rather than typing the answers in, the report shows what torch itself
-did with the course's loss: the autograd graph walked from ``loss.grad_fn``
-(drawn as SVG), which tensors are leaves, what ``retain_grad()`` changes, that
-every iteration builds a fresh graph, and how ``torch.fx`` / ``torch.jit``
-traces freeze the same computation into a static one.
-
-Everything returned is plain data, and every captured message has its memory
-addresses masked, so a report built from it is byte-reproducible.
+The report shows what torch itself did with the course's loss: the autograd graph
+walked from ``loss.grad_fn`` (drawn as SVG), which tensors are leaves, what
+``retain_grad()`` changes, that each iteration builds a fresh graph, and how
+torch.fx / torch.jit traces freeze it into a static one. Everything returned is
+plain data with memory addresses masked, so the report stays byte-reproducible.
 """
 
 from __future__ import annotations
@@ -27,14 +23,12 @@ if TYPE_CHECKING:  # torch is imported lazily: only a build that trains pays for
     import torch
 
 AUTOGRAD_CONVENTION = (
-    "autograd: nodes are the backward Function objects (grad_fn) and the AccumulateGrad "
-    "leaves; an edge runs from a node to each entry of its next_functions, the direction "
-    "the gradient flows, from loss down to the leaves w and b"
+    "autograd: nodes are backward Functions (grad_fn) and AccumulateGrad leaves; edges follow "
+    "next_functions, the way the gradient flows, from loss down to the leaves w and b"
 )
 FORWARD_CONVENTION = (
-    "data: nodes are tensors (inputs, leaves, intermediate results), edges are the "
-    "operations that combine them, in the direction the data flows, up to the loss "
-    "(recorded by torch.fx.symbolic_trace)"
+    "data: nodes are tensors, edges are the operations that combine them, the way the data "
+    "flows, up to the loss (recorded by torch.fx.symbolic_trace)"
 )
 #: The course's names for the values torch.fx names after their operation.
 COURSE_NAMES = {
@@ -148,10 +142,18 @@ def capture_graph_evidence(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -
     """Build the course's loss on one run's data and record what torch does with it."""
     import torch
 
+    with torch.enable_grad():  # the caller may be inside no_grad; the evidence needs a graph
+        return _capture(x, y, w0, lr)
+
+
+def _capture(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -> GraphEvidence:
+    """Capture every piece of evidence, grad mode on."""
+    import torch
+
     xt = torch.from_numpy(np.asarray(x, np.float32).reshape(-1, 1).copy())
     yt = torch.from_numpy(np.asarray(y, np.float32).reshape(-1, 1).copy())
 
-    w, b = _parameters(torch, w0)
+    w, b = _parameters(w0)
     wx, y_pred, loss = _course_forward(xt, yt, w, b)
     autograd = _walk_autograd(loss.grad_fn, {"w": w, "b": b})
     loss.backward()
@@ -165,7 +167,7 @@ def capture_graph_evidence(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -
         )
     user = [str(c.message) for c in caught if issubclass(c.category, UserWarning)]
 
-    w, b = _parameters(torch, w0)
+    w, b = _parameters(w0)
     _, y_pred, loss = _course_forward(xt, yt, w, b)
     y_pred.retain_grad()
     loss.backward()
@@ -177,9 +179,9 @@ def capture_graph_evidence(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -
         grad_head=tuple(float(v) for v in grad.ravel()[:2]),
         matches_formula=bool(torch.allclose(grad, (y_pred - yt).detach() / len(xt))),
     )
-    forward, static = _static_proof(torch, xt, yt, w0)
+    forward, static = _static_proof(xt, yt, w0)
     return GraphEvidence(
-        torch_version=torch.__version__,
+        torch_version=str(torch.__version__),
         autograd=autograd,
         svg=render_svg(autograd, "PyTorch autograd graph of the course loss",
                        "autograd graph: grad_fn nodes, arrows follow next_functions to the leaves"),
@@ -189,13 +191,15 @@ def capture_graph_evidence(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -
         tensors=tensors,
         non_leaf_grad_warning=_first_line(user[0]) if user else None,
         retain_grad=retain,
-        dynamic=_dynamic_proof(torch, xt, yt, w0, lr),
+        dynamic=_dynamic_proof(xt, yt, w0, lr),
         static=static,
     )
 
 
-def _parameters(torch: Any, w0: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _parameters(w0: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Create w and b as the course does."""
+    import torch
+
     return torch.tensor([w0], requires_grad=True), torch.zeros(1, requires_grad=True)
 
 
@@ -215,6 +219,7 @@ def course_loss(x, y, w, b):
     return _course_forward(x, y, w, b)[2]
 
 
+# Shown to students verbatim (inspect.getsource), hence no docstring.
 def double_if_positive(x):
     return x * 2 if x.sum() > 0 else x * -1
 
@@ -252,9 +257,9 @@ def _walk_autograd(root: Any, leaves: dict[str, torch.Tensor]) -> Graph:
     return Graph(AUTOGRAD_CONVENTION, ids[id(root)], tuple(nodes), tuple(edges))
 
 
-def _dynamic_proof(torch: Any, x: torch.Tensor, y: torch.Tensor, w0: float, lr: float) -> DynamicProof:
+def _dynamic_proof(x: torch.Tensor, y: torch.Tensor, w0: float, lr: float) -> DynamicProof:
     """Run two iterations of the course loop and compare the graphs they built."""
-    w, b = _parameters(torch, w0)
+    w, b = _parameters(w0)
     grad_fns, losses = [], []
     for _ in range(2):
         _, _, loss = _course_forward(x, y, w, b)
@@ -280,11 +285,12 @@ def _dynamic_proof(torch: Any, x: torch.Tensor, y: torch.Tensor, w0: float, lr: 
     )
 
 
-def _static_proof(torch: Any, x: torch.Tensor, y: torch.Tensor, w0: float) -> tuple[Graph, StaticProof]:
+def _static_proof(x: torch.Tensor, y: torch.Tensor, w0: float) -> tuple[Graph, StaticProof]:
     """Trace the course loss and a data-dependent branch; record what the traces kept."""
+    import torch
     from torch.fx.passes.shape_prop import ShapeProp
 
-    w, b = _parameters(torch, w0)
+    w, b = _parameters(w0)
     gm = torch.fx.symbolic_trace(course_loss)
     ShapeProp(gm).propagate(x, y, w, b)
     with warnings.catch_warnings(record=True):  # torch.jit.trace is deprecated in recent torch
@@ -318,11 +324,13 @@ def _static_proof(torch: Any, x: torch.Tensor, y: torch.Tensor, w0: float) -> tu
         eager_output=tuple(float(v) for v in double_if_positive(probe)),
         fx_branch_error=fx_error,
     )
-    return _fx_data_graph(torch, gm), static
+    return _fx_data_graph(gm), static
 
 
-def _fx_data_graph(torch: Any, gm: Any) -> Graph:
+def _fx_data_graph(gm: Any) -> Graph:
     """Turn a shape-propagated fx graph into the course's view: tensors as nodes, ops as edges."""
+    import torch
+
     nodes, edges = [], []
     for n in gm.graph.nodes:
         if n.op == "output":
@@ -353,7 +361,7 @@ def _first_line(text: str) -> str:
     return _clean(text).split("\n", 1)[0]
 
 
-# ---- SVG: longest-path layering, dummy points for long edges, barycentre ordering ----
+# ---- SVG: longest-path layering, a dummy point per skipped row, barycentre ordering ----
 
 _CHAR_W, _LINE_H, _PAD, _GAP_X, _GAP_Y, _MARGIN, _CAPTION_H = 8.0, 16, 9, 30, 50, 20, 30
 _COLOURS = {  # fill, stroke
@@ -377,60 +385,45 @@ def _num(v: float) -> str:
 
 
 def render_svg(graph: Graph, title: str, caption: str) -> str:
-    """Draw a graph top to bottom, its root on top; return a standalone SVG document."""
-    # Lay out in "down" orientation (root on top). The data view's edges point up, towards the loss.
+    """Draw a graph with its root on top; return a standalone SVG document."""
+    # Lay out with the root on top. The data view's edges point up, towards the loss.
     downward = graph.root not in {e.target for e in graph.edges}
     pairs = [(e.source, e.target) if downward else (e.target, e.source) for e in graph.edges]
     ids = [n.id for n in graph.nodes]
-    children: dict[str, list[str]] = {i: [] for i in ids}
-    indeg = {i: 0 for i in ids}
-    for u, v in pairs:
-        children[u].append(v)
-        indeg[v] += 1
-    rank = {i: 0 for i in ids}
-    ready = deque(i for i in ids if indeg[i] == 0)
-    while ready:  # Kahn's order, so each rank is the longest path from a top node
-        u = ready.popleft()
-        for v in children[u]:
-            rank[v] = max(rank[v], rank[u] + 1)
-            indeg[v] -= 1
-            if indeg[v] == 0:
-                ready.append(v)
-    bottom = max(rank.values())
-    for i in ids:  # sinks (the leaves, the inputs) share the bottom row
-        rank[i] = bottom if not children[i] else rank[i]
+    above = {i: [u for u, v in pairs if v == i] for i in ids}
+    rank: dict[str, int] = {}
 
+    def depth(i: str) -> int:  # longest path from a top node
+        if i not in rank:
+            rank[i] = max((depth(u) + 1 for u in above[i]), default=0)
+        return rank[i]
+
+    bottom = max(depth(i) for i in ids)
+    sources = {u for u, _ in pairs}
+    rank.update({i: bottom for i in ids if i not in sources})  # leaves and inputs share the bottom row
+    rows = [[i for i in ids if rank[i] == r] for r in range(bottom + 1)]
     width = {n.id: max(len(s) for s in _lines(n)) * _CHAR_W + 2 * _PAD for n in graph.nodes}
     height = {n.id: len(_lines(n)) * _LINE_H + _PAD for n in graph.nodes}
-    rows: list[list[str]] = [[] for _ in range(bottom + 1)]
-    for i in ids:
-        rows[rank[i]].append(i)
-    routes, parents = [], {i: [] for i in ids}
-    for k, (u, v) in enumerate(pairs):  # a long edge passes through one dummy point per row
-        chain = [u] + [f"_d{k}_{r}" for r in range(rank[u] + 1, rank[v])] + [v]
+    up: dict[str, list[str]] = {i: [] for i in ids}
+    down: dict[str, list[str]] = {i: [] for i in ids}
+    routes = []
+    for k, (u, v) in enumerate(pairs):  # a long edge passes one zero-width dummy per row it skips
+        chain = [u, *(f"_d{k}_{r}" for r in range(rank[u] + 1, rank[v])), v]
         for r, d in enumerate(chain[1:-1], rank[u] + 1):
             rows[r].append(d)
-            width[d], height[d], parents[d], rank[d] = 0.0, 0.0, [], r
+            rank[d], width[d], height[d], up[d], down[d] = r, 0.0, 0.0, [], []
         for a, c in zip(chain, chain[1:]):
-            parents[c].append(a)
+            up[c].append(a)
+            down[a].append(c)
         routes.append(chain)
-    kids: dict[str, list[str]] = {i: [] for i in parents}
-    for c, ps in parents.items():
-        for p in ps:
-            kids[p].append(c)
 
-    x: dict[str, float] = {}
-    for row in rows:
-        left = 0.0
-        for i in row:
-            x[i] = left + width[i] / 2
-            left += width[i] + _GAP_X
-    for ordered_rows, near in ((rows[1:], parents), (rows[-2::-1], kids), (rows[1:], parents)):
-        for row in ordered_rows:
+    x = {i: float(j) for row in rows for j, i in enumerate(row)}
+    for order, near in ((rows, up), (rows[::-1], down), (rows, up)):
+        for row in order:  # move each node over its neighbours, keep the order, never overlap
             want = {i: sum(x[p] for p in near[i]) / len(near[i]) if near[i] else x[i] for i in row}
-            row.sort(key=lambda i: want[i])
+            row.sort(key=want.__getitem__)
             right = -float("inf")
-            for i in row:  # keep the order, never overlap
+            for i in row:
                 x[i] = max(want[i], right + _GAP_X + width[i] / 2)
                 right = x[i] + width[i] / 2
     shift = _MARGIN - min(x[i] - width[i] / 2 for i in x)
@@ -438,56 +431,52 @@ def render_svg(graph: Graph, title: str, caption: str) -> str:
     row_h = [max([height[i] for i in row] + [_LINE_H]) for row in rows]
     y, top = {}, _MARGIN + _CAPTION_H
     for row, h in zip(rows, row_h):
-        for i in row:
-            y[i] = top + h / 2
+        y.update({i: top + h / 2 for i in row})
         top += h + _GAP_Y
     total_w = max(max(x[i] + width[i] / 2 for i in x) + _MARGIN, len(caption) * _CHAR_W + 2 * _MARGIN)
     total_h = top - _GAP_Y + _MARGIN
 
-    # Spread the edges that meet a box side across it, in the order of the points they come from.
-    start_x: dict[int, float] = {}
-    end_x: dict[int, float] = {}
-    for end, store in ((0, start_x), (-1, end_x)):
+    # Spread the edges meeting one side of a box across it, in the order of where they come from.
+    port: dict[tuple[int, int], float] = {}
+    for end, nxt in ((0, 1), (-1, -2)):
         sides: dict[str, list[int]] = {}
         for k, chain in enumerate(routes):
             sides.setdefault(chain[end], []).append(k)
-        for node, ks in sides.items():
-            ks.sort(key=lambda k: x[routes[k][1 if end == 0 else -2]])
+        for i, ks in sides.items():
+            ks.sort(key=lambda k: x[routes[k][nxt]])
             for j, k in enumerate(ks):
-                store[k] = x[node] - width[node] / 2 + width[node] * (j + 1) / (len(ks) + 1)
+                port[(k, end)] = x[i] - width[i] / 2 + width[i] * (j + 1) / (len(ks) + 1)
 
+    size = f'width="{_num(total_w)}" height="{_num(total_h)}"'
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(total_w)}" height="{_num(total_h)}" '
-        f'viewBox="0 0 {_num(total_w)} {_num(total_h)}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" '
-        f'font-size="13">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" {size} viewBox="0 0 {_num(total_w)} {_num(total_h)}" '
+        'font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="13">',
         f"<title>{escape(title)}</title>",
-        f'<rect x="0" y="0" width="{_num(total_w)}" height="{_num(total_h)}" fill="#ffffff"/>',
+        f'<rect x="0" y="0" {size} fill="#ffffff"/>',
         f'<text x="{_MARGIN}" y="{_MARGIN + 12}" fill="#333333">{escape(caption)}</text>',
     ]
     labels = []
-    for k, ((u, v), chain) in enumerate(zip(pairs, routes)):
-        pts = [(start_x[k], y[u] + height[u] / 2)]
-        for d in chain[1:-1]:  # run straight down through the rows the edge skips
+    for k, (edge, chain) in enumerate(zip(graph.edges, routes)):
+        u, v = chain[0], chain[-1]
+        pts = [(port[(k, 0)], y[u] + height[u] / 2)]
+        for d in chain[1:-1]:  # straight down through each skipped row
             pts += [(x[d], y[d] - row_h[rank[d]] / 2), (x[d], y[d] + row_h[rank[d]] / 2)]
-        pts.append((end_x[k], y[v] - height[v] / 2))
-        edge = graph.edges[k]
-        if edge.label:
+        pts.append((port[(k, -1)], y[v] - height[v] / 2))
+        if edge.label:  # beside the upper box: the consumer in the data view
             (ax, ay), (bx, by) = pts[0], pts[1]
             labels.append(f'<text x="{_num((ax + bx) / 2)}" y="{_num((ay + by) / 2 + 4)}" text-anchor="middle" '
-                          f'font-size="11" fill="#8a3b00" stroke="#ffffff" stroke-width="4" '
+                          'font-size="11" fill="#8a3b00" stroke="#ffffff" stroke-width="4" '
                           f'paint-order="stroke">{escape(edge.label)}</text>')
-        if not downward:
-            pts.reverse()
-        out.append(_arrow(pts))
+        out.append(_arrow(pts if downward else pts[::-1]))
     for n in graph.nodes:
         fill, stroke = _COLOURS.get(n.kind, _COLOURS["function"])
-        w, h = width[n.id], height[n.id]
-        out.append(f'<rect x="{_num(x[n.id] - w / 2)}" y="{_num(y[n.id] - h / 2)}" width="{_num(w)}" '
-                   f'height="{_num(h)}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>')
+        w, h, cx, top = width[n.id], height[n.id], x[n.id], y[n.id] - height[n.id] / 2
+        out.append(f'<rect x="{_num(cx - w / 2)}" y="{_num(top)}" width="{_num(w)}" height="{_num(h)}" '
+                   f'rx="6" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>')
         for j, line in enumerate(_lines(n)):
-            weight = ' font-weight="bold"' if j == 0 else ""
-            out.append(f'<text x="{_num(x[n.id])}" y="{_num(y[n.id] - h / 2 + _PAD / 2 + _LINE_H * j + 13)}" '
-                       f'text-anchor="middle" fill="#111111"{weight}>{escape(line)}</text>')
+            bold = ' font-weight="bold"' if j == 0 else ""
+            out.append(f'<text x="{_num(cx)}" y="{_num(top + _PAD / 2 + _LINE_H * j + 13)}" '
+                       f'text-anchor="middle" fill="#111111"{bold}>{escape(line)}</text>')
     return "\n".join(out + labels + ["</svg>"]) + "\n"
 
 
@@ -497,7 +486,10 @@ def _arrow(pts: Sequence[tuple[float, float]]) -> str:
     length = max(((qx - px) ** 2 + (qy - py) ** 2) ** 0.5, 1e-9)
     ux, uy = (qx - px) / length, (qy - py) / length
     head = [(qx, qy), (qx - 9 * ux + 4 * uy, qy - 9 * uy - 4 * ux), (qx - 9 * ux - 4 * uy, qy - 9 * uy + 4 * ux)]
-    line = " ".join(f"{_num(a)},{_num(b)}" for a, b in list(pts[:-1]) + [(qx - 8 * ux, qy - 8 * uy)])
-    tri = " ".join(f"{_num(a)},{_num(b)}" for a, b in head)
-    return (f'<polyline points="{line}" fill="none" stroke="#555555" stroke-width="1.4"/>'
-            f'<polygon points="{tri}" fill="#555555"/>')
+    line = [*pts[:-1], (qx - 8 * ux, qy - 8 * uy)]  # stop short so the line does not blunt the tip
+
+    def fmt(points: Sequence[tuple[float, float]]) -> str:
+        return " ".join(f"{_num(a)},{_num(b)}" for a, b in points)
+
+    return (f'<polyline points="{fmt(line)}" fill="none" stroke="#555555" stroke-width="1.4"/>'
+            f'<polygon points="{fmt(head)}" fill="#555555"/>')

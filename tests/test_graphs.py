@@ -310,3 +310,11 @@ def test_capture_is_deterministic(ev):
     again = capture_graph_evidence(X.copy(), Y.copy(), W0, LR)
     assert again == ev
     assert again.svg == ev.svg and again.forward_svg == ev.forward_svg
+
+
+def test_capture_works_inside_no_grad(ev):
+    import torch
+
+    with torch.no_grad():
+        assert capture_graph_evidence(X, Y, W0, LR) == ev
+        assert not torch.is_grad_enabled()

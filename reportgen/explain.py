@@ -1,0 +1,149 @@
+"""Explanations computed from the runs: why each run stopped or not, and what the theory predicts.
+
+Every number a page states comes from here, computed from this build's runs;
+the templates only put words around them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from .results import RunResult
+from .trajectory import BUDGET_EXHAUSTED, DIVERGED, STOPPED
+
+# Why a run ended as it did.
+STOPPED_AT_START = "stopped_at_start"  # the threshold is above the initial loss
+STOPPED_NORMALLY = "stopped"
+BELOW_FLOOR = "below_floor"  # the threshold is at or below what the loss can reach
+BUDGET_TOO_SHORT = "budget_too_short"  # reachable, but after the budget
+UNSTABLE = "unstable"  # lr above the stability bound
+
+
+@dataclass(frozen=True)
+class StopExplanation:
+    """Why one run stopped, or did not."""
+
+    run_id: str
+    case: str
+    threshold: float
+    initial_loss: float
+    final_loss: float | None
+    loss_floor: float
+    lowest_loss: float | None  # the lowest loss the loop ever saw
+    iterations_run: int
+    max_iters: int
+    stop_iteration: int | None
+    predicted_stop_iteration: int | None
+    settle_iteration: int | None  # drawn frames differ by < 1 px from here on
+    lr: float
+    lr_max: float
+    diverged_at: int | None
+
+
+@dataclass(frozen=True)
+class ModeRow:
+    """One run seen through the Hessian's eigenmodes: why its count is what it is."""
+
+    run_id: str
+    label: str
+    lambda_min: float
+    lambda_max: float
+    condition_number: float
+    lr: float
+    lr_max: float
+    lr_ratio: float  # lr / lr_max
+    slow_contraction: float  # |1 - lr*lambda_min| per step
+    fast_contraction: float
+    initial_excess_slow: float  # loss above the floor carried by the slow mode at t=0
+    initial_excess_fast: float
+    status: str
+    stop_iteration: int | None
+    predicted_stop_iteration: int | None
+    agrees: bool | None  # prediction equals measurement (None when there is no prediction)
+
+
+def explain_stop(result: RunResult) -> StopExplanation:
+    """Classify why a run ended as it did, with the numbers that show it."""
+    t, a, p = result.trajectory, result.analysis, result.spec.params
+    finite = [v for v in t.loss.tolist() if math.isfinite(v)]
+    if t.status == DIVERGED or p.lr >= a.lr_max:
+        case = UNSTABLE
+    elif t.status == STOPPED and t.stop_iteration == 0:
+        case = STOPPED_AT_START
+    elif t.status == STOPPED:
+        case = STOPPED_NORMALLY
+    elif p.threshold <= a.loss_floor:
+        case = BELOW_FLOOR
+    else:
+        case = BUDGET_TOO_SHORT
+    return StopExplanation(
+        run_id=result.id,
+        case=case,
+        threshold=p.threshold,
+        initial_loss=float(t.loss[0]),
+        final_loss=t.final_loss if math.isfinite(t.final_loss) else None,
+        loss_floor=a.loss_floor,
+        lowest_loss=min(finite) if finite else None,
+        iterations_run=t.iterations_run,
+        max_iters=p.max_iters,
+        stop_iteration=t.stop_iteration,
+        predicted_stop_iteration=a.predicted_stop_iteration,
+        settle_iteration=result.settle_iteration,
+        lr=p.lr,
+        lr_max=a.lr_max,
+        diverged_at=t.diverged_at,
+    )
+
+
+def mode_rows(results: Sequence[RunResult]) -> list[ModeRow]:
+    """Return each run's eigenmode view, for the theory-against-measurement table."""
+    rows = []
+    for r in results:
+        a, t, p = r.analysis, r.trajectory, r.spec.params
+        label = ", ".join(f"{k} = {v:g}" for k, v in r.spec.varied.items())
+        predicted = a.predicted_stop_iteration
+        agrees = None
+        if predicted is not None and t.status in (STOPPED, BUDGET_EXHAUSTED):
+            agrees = predicted == t.stop_iteration if t.status == STOPPED else predicted >= p.max_iters
+        rows.append(ModeRow(
+            run_id=r.id, label=label,
+            lambda_min=a.hessian_eigenvalues[0], lambda_max=a.hessian_eigenvalues[1],
+            condition_number=a.condition_number, lr=p.lr, lr_max=a.lr_max, lr_ratio=p.lr / a.lr_max,
+            slow_contraction=a.contraction[0], fast_contraction=a.contraction[1],
+            initial_excess_slow=a.initial_excess[0], initial_excess_fast=a.initial_excess[1],
+            status=t.status, stop_iteration=t.stop_iteration, predicted_stop_iteration=predicted, agrees=agrees,
+        ))
+    return rows
+
+
+@dataclass(frozen=True)
+class SweepFindings:
+    """What a sweep shows, in numbers: the trend of its stop counts and its unstable runs."""
+
+    name: str
+    stops: list[tuple[str, int | None]]  # (label, stop iteration) in sweep order
+    falls_as_value_grows: bool | None  # for one varied parameter: do counts fall as it grows?
+    varied: str | None
+    unstable: list[str]
+    lr_max: float | None  # the bound, when every run shares the same data
+
+
+def sweep_findings(name: str, results: Sequence[RunResult]) -> SweepFindings:
+    """Summarise one sweep's runs."""
+    keys = list(results[0].spec.varied) if results else []
+    varied = keys[0] if len(keys) == 1 else None
+    stops = [(", ".join(f"{k} = {v:g}" for k, v in r.spec.varied.items()), r.trajectory.stop_iteration) for r in results]
+    trend = None
+    if varied is not None:
+        pairs = sorted((r.spec.varied[varied], r.trajectory.stop_iteration) for r in results)
+        counts = [c for _, c in pairs if c is not None]
+        if len(counts) == len(pairs) and len(counts) >= 2:
+            trend = all(b < a for a, b in zip(counts, counts[1:]))
+    bounds = {round(r.analysis.lr_max, 12) for r in results}
+    return SweepFindings(
+        name=name, stops=stops, falls_as_value_grows=trend, varied=varied,
+        unstable=[r.id for r in results if r.trajectory.status == DIVERGED],
+        lr_max=results[0].analysis.lr_max if len(bounds) == 1 and results else None,
+    )
