@@ -1,4 +1,4 @@
-"""The ``reportgen`` command line: build, init."""
+"""The ``reportgen`` command line: build, serve, init."""
 
 from __future__ import annotations
 
@@ -44,6 +44,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
 
+    p = sub.add_parser("serve", help="preview the built site on http://127.0.0.1", description="Serve the built site locally for a preview.")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"site folder (default: {DEFAULT_OUT})")
+    p.add_argument("--port", type=int, default=8000, metavar="N", help="port (default: 8000; 0 picks a free one)")
+
     p = sub.add_parser("init", help="write a commented copy of the default config", description="Write a commented copy of the built-in config to edit.")
     p.add_argument("path", nargs="?", type=Path, default=Path("reportgen.toml"), help="where to write it (default: reportgen.toml)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -68,6 +72,28 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import functools
+    import http.server
+
+    index = args.out / "index.html"
+    if not index.is_file():
+        raise ConfigError(f"{args.out}: no built site here; run 'reportgen build --out {args.out}' first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(args.out))
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    except OSError as exc:
+        raise ConfigError(f"--port {args.port}: cannot listen: {exc.strerror}") from None
+    print(f"Serving {args.out} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     path: Path = args.path
     if path.exists() and not args.force:
@@ -89,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = make_parser().parse_args(argv)
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
-    command = {"build": cmd_build, "init": cmd_init}[args.command]
+    command = {"build": cmd_build, "serve": cmd_serve, "init": cmd_init}[args.command]
     try:
         return command(args)
     except ReportgenError as exc:

@@ -312,6 +312,12 @@ def test_capture_is_deterministic(ev):
     assert again.svg == ev.svg and again.forward_svg == ev.forward_svg
 
 
+def test_evidence_survives_pickling_without_torch_objects(ev):
+    import pickle
+
+    assert pickle.loads(pickle.dumps(ev)) == ev
+
+
 def test_capture_works_inside_no_grad(ev):
     import torch
 
