@@ -62,6 +62,15 @@ class ModeRow:
     stop_iteration: int | None
     predicted_stop_iteration: int | None
     agrees: bool | None  # prediction equals measurement (None when there is no prediction)
+    slow_mode_estimate: float | None  # iterations the slow mode alone needs to bring the loss under the threshold
+
+
+def slow_mode_estimate(excess_slow: float, contraction: float, threshold: float, floor: float) -> float | None:
+    """Solve floor + excess * c^(2t) = threshold for t: the count if only the slow mode mattered."""
+    margin = threshold - floor
+    if margin <= 0 or excess_slow <= 0 or not 0 < contraction < 1:
+        return None
+    return max(0.0, math.log(excess_slow / margin) / (-2.0 * math.log(contraction)))
 
 
 def explain_stop(result: RunResult) -> StopExplanation:
@@ -114,6 +123,7 @@ def mode_rows(results: Sequence[RunResult]) -> list[ModeRow]:
             slow_contraction=a.contraction[0], fast_contraction=a.contraction[1],
             initial_excess_slow=a.initial_excess[0], initial_excess_fast=a.initial_excess[1],
             status=t.status, stop_iteration=t.stop_iteration, predicted_stop_iteration=predicted, agrees=agrees,
+            slow_mode_estimate=slow_mode_estimate(a.initial_excess[0], a.contraction[0], p.threshold, a.loss_floor),
         ))
     return rows
 
@@ -147,3 +157,9 @@ def sweep_findings(name: str, results: Sequence[RunResult]) -> SweepFindings:
         unstable=[r.id for r in results if r.trajectory.status == DIVERGED],
         lr_max=results[0].analysis.lr_max if len(bounds) == 1 and results else None,
     )
+
+
+def excess_orders_counts(rows: Sequence[ModeRow]) -> bool:
+    """True when more initial slow-mode excess always means a later stop, across stopped runs."""
+    stopped = sorted((r.initial_excess_slow, r.stop_iteration) for r in rows if r.stop_iteration is not None)
+    return len(stopped) >= 2 and all(a[1] <= b[1] for a, b in zip(stopped, stopped[1:]))

@@ -18,7 +18,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer, TOMLLexer
 
 from .config import Config, format_value
-from .explain import explain_stop, mode_rows, sweep_findings
+from .explain import excess_orders_counts, explain_stop, mode_rows, sweep_findings
 from .plots import loss_overlay_svg
 from .results import RunResult
 
@@ -115,6 +115,7 @@ def write_pages(
         "by_sweep": by_sweep,
         "stops": {r.id: explain_stop(r) for r in results},
         "modes": {name: mode_rows(rs) for name, rs in by_sweep.items()},
+        "excess_explains": {name: excess_orders_counts(mode_rows(rs)) for name, rs in by_sweep.items()},
         "findings": {name: sweep_findings(name, rs) for name, rs in by_sweep.items() if rs},
         "all_modes": mode_rows(results),
         "loop_html": highlight(training_loop_source(), PythonLexer(), formatter),
