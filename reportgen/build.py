@@ -10,7 +10,7 @@ from typing import Sequence
 from . import output
 from .cache import Cache, content_key
 from .config import Config, load_config
-from .grid import RunSpec, expand_grid
+from .grid import RunSpec, check_frame_budget, expand_grid
 from .progress import Progress
 from .render import cached_outcomes, default_jobs, make_task, media_key, place_media, render_runs
 from .results import RunResult, results_document, write_json
@@ -48,6 +48,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     progress = progress or Progress(quiet=True)
     config = load_config(options.config_path)
     specs = expand_grid(config)
+    check_frame_budget(config, specs)
     protected = [Path.cwd() / "pyproject.toml", Path(__file__).resolve().parent]
     if options.config_path is not None:
         protected.append(Path(options.config_path))
@@ -60,6 +61,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     outcomes = cached_outcomes(cache, keys)
     missing = [make_task(config, r, formats, cache) for r, k in zip(results, keys) if k not in outcomes]
     if missing:
+        cache.remove_stale()
         jobs = options.jobs or default_jobs()
         with progress.stage(f"rendering {len(missing)} animations ({jobs} jobs)", total=len(missing), unit="run") as advance:
             outcomes.update(render_runs(missing, jobs, advance))

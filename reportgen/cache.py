@@ -75,7 +75,13 @@ class Cache:
         """Return an empty folder to build entry ``key`` in (commit it with :meth:`commit`)."""
         parent = self.root / "media"
         parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=parent))
+        return Path(tempfile.mkdtemp(prefix=f".{key}-{os.getpid()}-", suffix=".tmp", dir=parent))
+
+    def remove_stale(self) -> None:
+        """Remove half-built entries of renders that were killed."""
+        from .output import remove_stale
+
+        remove_stale(self.root / "media", r"\.[0-9a-f]+-(\d+)-\w+\.tmp")
 
     def commit(self, key: str, workdir: Path, meta: dict[str, Any]) -> Path:
         """Record file sizes and hashes in meta.json, then move the folder into place."""

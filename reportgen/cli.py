@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
 from . import __version__
 from .build import DEFAULT_OUT, BuildOptions, build
 from .config import default_config_text
-from .exceptions import ConfigError, ReportgenError
+from .exceptions import BuildInterrupted, ConfigError, ReportgenError
 from .progress import Progress
 
 log = logging.getLogger("reportgen")
@@ -116,15 +117,21 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
     command = {"build": cmd_build, "serve": cmd_serve, "init": cmd_init}[args.command]
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return command(args)
     except ReportgenError as exc:
         for problem in exc.problems:
             print(f"reportgen: error: {problem}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("reportgen: interrupted; the previous site is untouched", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, BuildInterrupted) else signal.SIGINT
+        print(f"reportgen: interrupted by {signal.Signals(signum).name}; the previous site is untouched", file=sys.stderr)
+        return 128 + signum
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise BuildInterrupted(signum)
 
 
 if __name__ == "__main__":

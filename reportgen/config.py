@@ -69,6 +69,7 @@ RENDER_OPTIONS: tuple[Option, ...] = (
     Option("formats", list, ["gif", "mp4"], "Animation formats to write: gif, mp4."),
     Option("fps", int, 10, "Frames per second of the animations.", _between(1, 60)),
     Option("dpi", int, 80, "Resolution of the frames.", _between(30, 300)),
+    Option("max_frames", int, 20_000, "Budget of frames over all animations of a build.", _between(1, 10_000_000)),
 )
 
 TOP_KEYS = ("title", "description", "defaults", "sweep", "render")
@@ -114,6 +115,7 @@ class RenderSettings:
     formats: tuple[str, ...] = FORMATS
     fps: int = 10
     dpi: int = 80
+    max_frames: int = 20_000
 
 
 @dataclass(frozen=True)

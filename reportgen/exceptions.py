@@ -23,3 +23,11 @@ class BuildAbort(ReportgenError):
     """A build stage failed for a reason the user can act on."""
 
     exit_code = 1
+
+
+class BuildInterrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) arrived: unwind, clean up the staging folder, keep the old site."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

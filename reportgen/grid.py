@@ -49,3 +49,18 @@ def expand_grid(config: Config) -> list[RunSpec]:
     if collisions:
         raise ConfigError(*collisions)
     return runs
+
+
+def check_frame_budget(config: Config, runs: list[RunSpec]) -> None:
+    """Refuse a grid whose animations could need more frames than ``[render] max_frames``."""
+    render = config.render
+    if not render.formats or not runs:
+        return  # training only: any size
+    per_run = [-(-r.params.max_iters // render.frame_every) + 1 for r in runs]
+    total = sum(per_run)
+    if total > render.max_frames:
+        raise ConfigError(
+            f"{config.source}: render.max_frames: animating {len(runs):,} runs needs up to {total:,} frames, "
+            f"over the budget of {render.max_frames:,}; raise [render] max_frames, raise frame_every, "
+            "or set formats = [] to train without animations"
+        )

@@ -8,6 +8,7 @@ file, and a folder without it is never replaced.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -35,12 +36,39 @@ def check_output_dir(out: Path, protected: list[Path]) -> None:
         )
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(parent: Path, pattern: str) -> list[Path]:
+    """Remove folders left by builds that no longer run.
+
+    ``pattern`` is a regular expression for the whole folder name whose first group is
+    the pid of the build that made it; a folder of a live build is kept.
+    """
+    removed = []
+    for path in parent.iterdir() if parent.is_dir() else ():
+        match = re.fullmatch(pattern, path.name)
+        if path.is_dir() and match and not pid_alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 @contextmanager
 def staged_output(out: Path) -> Iterator[Path]:
     """Yield an empty staging folder; on success, swap it in place of ``out``."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    name = re.escape(out.name)
+    remove_stale(out.parent, rf"\.{name}\.(?:building|old)-(\d+)-\w+")  # left by a killed build
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-{os.getpid()}-", dir=out.parent))
     try:
         (stage / MARKER).write_text("This folder is written by reportgen; a build replaces it whole.\n")
         yield stage
@@ -56,7 +84,7 @@ def _swap(stage: Path, out: Path) -> None:
     if not out.exists():
         os.replace(stage, out)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-{os.getpid()}-", dir=out.parent))
     os.rmdir(old)
     os.replace(out, old)
     os.replace(stage, out)

@@ -1,0 +1,224 @@
+"""Bad configs, interrupted builds, missing encoders, hostile text and reproducible output."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reportgen import encode
+from reportgen.build import CACHE_DIR, BuildOptions, build
+from reportgen.cli import main
+from reportgen.config import PARAM_NAMES, parse_config
+from reportgen.exceptions import ConfigError
+
+OK = """
+title = "ok"
+[defaults]
+max_iters = 60
+[[sweep]]
+name = "s"
+vary = { threshold = [1.0, 0.1] }
+[render]
+dpi = 40
+"""
+
+BROKEN = [
+    ('title = "x\n', "invalid TOML"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = [1.0] }\n[defaults]\ntreshold = 1\n", "did you mean 'threshold'"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = [1.0] }\n[defaults]\nlr = -1\n", "defaults.lr: must be > 0"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = [1.0] }\n[defaults]\nn_points = 1\n", "defaults.n_points"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = [1.0] }\n[defaults]\nmax_iters = 10000000\n", "defaults.max_iters"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = [1.0] }\n[defaults]\nthreshold = -0.5\n", "defaults.threshold: must be >= 0"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = [] }\n", "empty list"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = 2 }\n", "must be a list of values"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = [1.0] }\n[[sweep]]\nname = 's'\nvary = { lr = [0.1] }\n", "duplicate sweep name"),
+    ("[[sweep]]\nname = 'a/b'\nvary = { slope = [1.0] }\n", "not URL-safe"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = [1.0, 1] }\n", "run ids would collide"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = ['two'] }\n", "must be a number"),
+    ("[[sweep]]\nname = 's'\nvary = { slope = [1.0] }\n[render]\nfps = 0\n", "render.fps"),
+    ("sweep = 3\n", "array of tables"),
+    ("[[sweep]]\nname = 's'\nvary = { lr = [1e-3] }\n[defaults]\nmax_iters = 100000\n[render]\nframe_every = 1\n", "render.max_frames"),
+]
+
+
+@pytest.mark.parametrize("text, expected", BROKEN)
+def test_broken_configs_exit_2_with_clear_lines(tmp_path, capsys, text, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    out = tmp_path / "site"
+    assert main(["build", "--config", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert lines and all(line.startswith(f"reportgen: error: {path}") for line in lines), err
+    assert any(expected in line for line in lines), err
+    assert "Traceback" not in err
+    assert not out.exists() and not (tmp_path / CACHE_DIR).exists()  # nothing written
+
+
+def test_every_problem_is_reported(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text("[defaults]\nlr = 0\nseed = -1\nslop = 2\n[[sweep]]\nname = 's'\nvary = { slope = [] }\n")
+    assert main(["build", "--config", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 4
+
+
+toml_value = st.one_of(
+    st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+    st.text(max_size=5), st.lists(st.integers(-3, 3), max_size=3),
+)
+
+
+def toml_literal(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "nan" if value != value else ("inf" if value == float("inf") else "-inf" if value == float("-inf") else repr(value))
+    if isinstance(value, str):
+        return '"' + value.encode("unicode_escape").decode().replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from([*PARAM_NAMES, "treshold", "lr_"]), toml_value, max_size=4))
+def test_any_defaults_either_parse_or_raise_config_error(values):
+    text = "".join(f"{k} = {toml_literal(v)}\n" for k, v in values.items())
+    try:
+        parse_config(f"[defaults]\n{text}[[sweep]]\nname = 's'\nvary = {{ slope = [1.0] }}\n", "h.toml")
+    except ConfigError as exc:
+        assert exc.problems and all(p.startswith("h.toml: ") for p in exc.problems)
+
+
+def test_out_never_holds_the_project_or_the_config(tmp_path, capsys, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='mine'\n")
+    (tmp_path / "c.toml").write_text(OK)
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "--config", "c.toml", "--out", "."]) == 2
+    assert "contains" in capsys.readouterr().err
+    assert (tmp_path / "pyproject.toml").exists() and (tmp_path / "c.toml").exists()
+
+
+def test_missing_ffmpeg_skips_mp4_with_one_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(encode, "ffmpeg_exe", lambda: None)
+    (tmp_path / "c.toml").write_text(OK)
+    with caplog.at_level(logging.WARNING, logger="reportgen"):
+        report = build(BuildOptions(config_path=tmp_path / "c.toml", out=tmp_path / "site", jobs=1))
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "MP4" in warnings[0].getMessage()
+    for run in report.results:
+        assert run.media["mp4"] is None and run.media["gif"] and run.media["poster"]
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "<video" not in html and html.count('class="media-links"') == len(report.results)
+
+
+def test_pages_carry_a_strict_csp_and_no_inline_code(tmp_path):
+    (tmp_path / "c.toml").write_text(OK.replace('title = "ok"', 'title = "<img src=x onerror=alert(1)>"'))
+    build(BuildOptions(config_path=tmp_path / "c.toml", out=tmp_path / "site", jobs=1))
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "default-src 'self'" in html and "script-src 'none'" in html
+    assert "<script" not in html.lower()
+    assert not re.search(r"<[^>]+\son[a-z]+\s*=", html)  # no inline event handlers
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_two_builds_are_byte_identical(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    (tmp_path / "c.toml").write_text(OK)
+    options = BuildOptions(config_path=tmp_path / "c.toml", out=tmp_path / "site", jobs=1, use_cache=False)
+    build(options)
+    first = {p.relative_to(tmp_path / "site"): p.read_bytes() for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    build(options)
+    second = {p.relative_to(tmp_path / "site"): p.read_bytes() for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    assert first.keys() == second.keys()
+    differing = sorted(str(k) for k in first if first[k] != second[k])
+    assert differing == []  # HTML, results.json, SVG, PNG, GIF and MP4 alike
+    assert "2023-11-14" in (tmp_path / "site" / "index.html").read_text()
+
+
+# --------------------------------------------------------------------------- interruption
+
+SLOW = """
+title = "slow"
+[defaults]
+max_iters = 900
+threshold = 0.0
+[[sweep]]
+name = "s"
+vary = { slope = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0] }
+[render]
+frame_every = 3
+dpi = 40
+"""
+
+
+def start_build(config: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "reportgen", "build", "--config", str(config), "--out", str(out), "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def committed(cache: Path) -> int:
+    return len(list((cache / "media").glob("*/meta.json"))) if (cache / "media").is_dir() else 0
+
+
+def wait_for(predicate, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_killed_builds_keep_the_old_site_and_the_next_build_completes(tmp_path):
+    (tmp_path / "ok.toml").write_text(OK)
+    (tmp_path / "slow.toml").write_text(SLOW)
+    out, cache = tmp_path / "site", tmp_path / CACHE_DIR
+    assert main(["build", "--config", str(tmp_path / "ok.toml"), "--out", str(out), "-q"]) == 0
+    old = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    before = committed(cache)
+
+    # SIGKILL of the whole process group mid-render: nothing can clean up, yet the site is intact.
+    proc = start_build(tmp_path / "slow.toml", out)
+    wait_for(lambda: committed(cache) > before or proc.poll() is not None)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == old
+    dead = proc.pid
+
+    # SIGINT in the middle of rendering: a clean stop, the staging folders removed.
+    done = committed(cache)
+    proc = start_build(tmp_path / "slow.toml", out)
+    wait_for(lambda: committed(cache) > done or proc.poll() is not None)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted by SIGINT" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == old
+    assert not list(tmp_path.glob(".site.building-*"))
+
+    # Leftovers a kill during staging or encoding would leave, with the dead builder's pid in their names.
+    (tmp_path / f".site.building-{dead}-abc123").mkdir()
+    (cache / "media" / f".{'a' * 24}-{dead}-xyz.tmp").mkdir(parents=True)
+    # The next build reuses every finished entry, ignores the half-written ones, and completes.
+    finished = committed(cache) - before
+    proc = subprocess.run(
+        [sys.executable, "-m", "reportgen", "build", "--config", str(tmp_path / "slow.toml"), "--out", str(out), "--jobs", "2"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    match = re.search(r"media: (\d+) rendered, (\d+) from the cache", proc.stderr)
+    assert match and int(match.group(2)) == finished and int(match.group(1)) == 8 - finished > 0
+    assert len(list((out / "media").glob("*.gif"))) == 8
+    assert not list(tmp_path.glob(".site.building-*")) and not list((cache / "media").glob(".*.tmp"))
