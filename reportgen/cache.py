@@ -44,7 +44,9 @@ def content_key(kind: str, payload: Any) -> str:
 
 
 def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """Hash a file in chunks, so a large animation is never read into memory whole."""
+    with open(path, "rb") as fp:
+        return hashlib.file_digest(fp, "sha256").hexdigest()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

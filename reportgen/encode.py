@@ -120,5 +120,5 @@ class Mp4Stream:
 
 
 def write_poster(path: Path, rgb: np.ndarray) -> None:
-    """Write a frame as an optimised PNG."""
-    Image.fromarray(rgb, "RGB").save(path, format="PNG", optimize=True)
+    """Write a frame as a PNG."""
+    Image.fromarray(rgb, "RGB").save(path, format="PNG", compress_level=9)

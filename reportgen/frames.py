@@ -84,8 +84,28 @@ class FrameRenderer:
         self.dpi = dpi
         self.fig = Figure(figsize=FIGSIZE, dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
-        self.ax_fit, self.ax_loss = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
+        self.ax_fit, self.ax_loss = ax, lx = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
         self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.83, wspace=0.22)
+        # Every artist is made once and only updated per run: building ticks, texts and
+        # legends anew for each run cost more than drawing all of its frames.
+        self.points = ax.scatter([], [], s=18, color=POINT_COLOR, zorder=3, label="data")
+        (self.true_line,) = ax.plot([], [], "--", color="0.45", lw=1.5, label="true line")
+        (self.fit_line,) = ax.plot([], [], "-", color=FIT_COLOR, lw=3, label="fit y = wx + b", animated=True)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        self.fit_legend = ax.legend(loc="upper left", fontsize=8, frameon=False)
+        self.note = ax.text(0.97, 0.04, "", transform=ax.transAxes, ha="right", color=FIT_COLOR, fontsize=10,
+                            fontweight="bold", animated=True)
+        lx.set_yscale("log")
+        lx.set_xlabel("iteration")
+        lx.set_ylabel("loss (log scale)")
+        self.threshold_line = lx.axhline(1.0, ls="--", color=THRESHOLD_COLOR, lw=1.3, label="stop threshold")
+        self.floor_line = lx.axhline(1.0, ls=":", color=FLOOR_COLOR, lw=1.6, label="loss floor")
+        (self.loss_line,) = lx.plot([], [], "-", color=LOSS_COLOR, lw=1.6, label="loss", animated=True)
+        (self.loss_dot,) = lx.plot([], [], "o", color=LOSS_COLOR, ms=4, animated=True)
+        self.loss_legend = lx.legend(loc="upper right", fontsize=8, frameon=False)
+        self.suptitle = self.fig.suptitle("", fontsize=11, y=0.985)
+        self.title = self.fig.text(0.5, 0.885, "", ha="center", fontsize=12, family="monospace", animated=True)
         self.job: FrameJob | None = None
 
     # ----------------------------------------------------------------- per run
@@ -94,8 +114,6 @@ class FrameRenderer:
         """Draw the static parts of ``job`` once and keep them as the background."""
         self.job = job
         ax, lx = self.ax_fit, self.ax_loss
-        ax.cla()
-        lx.cla()
         x_lo, x_hi = 0.0, max(float(job.x.max()), 1e-9) * 1.05
         xs = np.linspace(x_lo, x_hi, 64)
         true_y = job.slope * xs + job.intercept
@@ -105,12 +123,10 @@ class FrameRenderer:
         ax.set_xlim(x_lo, x_hi)
         self.ylim = (min(lows) - pad, max(highs) + pad)
         ax.set_ylim(*self.ylim)
-        ax.scatter(job.x, job.y, s=18, color=POINT_COLOR, zorder=3, label="data")
-        ax.plot(xs, true_y, "--", color="0.45", lw=1.5, label=f"true line y = {job.slope:g}x + {job.intercept:g}")
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        (self.fit_line,) = ax.plot(xs, xs * 0, "-", color=FIT_COLOR, lw=3, label="fit y = wx + b", animated=True)
-        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        self.points.set_offsets(np.column_stack([job.x, job.y]))
+        self.true_line.set_data(xs, true_y)
+        self.fit_line.set_data(xs, xs * 0)
+        self.fit_legend.get_texts()[1].set_text(f"true line y = {job.slope:g}x + {job.intercept:g}")
         self.xs = xs
 
         n = len(job.loss)
@@ -118,22 +134,17 @@ class FrameRenderer:
         marks = [v for v in (job.threshold, job.loss_floor) if v > 0]
         lo = min([*finite.tolist(), *marks] or [1e-3])
         hi = max([*finite.tolist(), *marks] or [1.0])
-        lx.set_yscale("log")
         lx.set_xlim(-0.5, max(n - 0.5, 1))
         lx.set_ylim(lo / 1.6, hi * 1.6)
-        lx.set_xlabel("iteration")
-        lx.set_ylabel("loss (log scale)")
-        if job.threshold > 0:
-            lx.axhline(job.threshold, ls="--", color=THRESHOLD_COLOR, lw=1.3, label=f"stop threshold {job.threshold:g}")
-        if job.loss_floor > 0:
-            lx.axhline(job.loss_floor, ls=":", color=FLOOR_COLOR, lw=1.6, label=f"loss floor {job.loss_floor:.4f}")
-        (self.loss_line,) = lx.plot([], [], "-", color=LOSS_COLOR, lw=1.6, label="loss", animated=True)
-        (self.loss_dot,) = lx.plot([], [], "o", color=LOSS_COLOR, ms=4, animated=True)
-        lx.legend(loc="upper right", fontsize=8, frameon=False)
-        self.note = ax.text(0.97, 0.04, "", transform=ax.transAxes, ha="right", color=FIT_COLOR, fontsize=10,
-                            fontweight="bold", animated=True)
-        self.fig.suptitle(job.title, fontsize=11, y=0.985)
-        self.title = self.fig.text(0.5, 0.885, "", ha="center", fontsize=12, family="monospace", animated=True)
+        # A log axis cannot show 0: such a line is hidden, and its legend entry says so.
+        self.threshold_line.set_ydata([job.threshold] * 2)
+        self.threshold_line.set_visible(job.threshold > 0)
+        self.floor_line.set_ydata([job.loss_floor] * 2)
+        self.floor_line.set_visible(job.loss_floor > 0)
+        texts = self.loss_legend.get_texts()
+        texts[0].set_text(f"stop threshold {job.threshold:g}" + ("" if job.threshold > 0 else " (not on a log axis)"))
+        texts[1].set_text(f"loss floor {job.loss_floor:.4f}")
+        self.suptitle.set_text(job.title)
         self.loss_x = np.arange(n)
         self.loss_y = np.where(np.isfinite(job.loss), job.loss, np.nan)
         self.canvas.draw()
