@@ -57,21 +57,22 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
 
     results, trained = train_runs(specs, cache, progress)
     formats = media_formats(config)
-    keys = [media_key(config, r, formats) for r in results]
-    outcomes = cached_outcomes(cache, keys)
-    missing = [make_task(config, r, formats, cache) for r, k in zip(results, keys) if k not in outcomes]
+    animated = [r for r in results if r.spec.animate]
+    keys = {r.id: media_key(config, r, formats) for r in animated}
+    outcomes = cached_outcomes(cache, list(keys.values()))
+    missing = [make_task(config, r, formats, cache) for r in animated if keys[r.id] not in outcomes]
     if missing:
         cache.remove_stale()
         jobs = options.jobs or default_jobs()
         with progress.stage(f"rendering {len(missing)} animations ({jobs} jobs)", total=len(missing), unit="run") as advance:
             outcomes.update(render_runs(missing, jobs, advance))
-    log.info("media: %d rendered, %d from the cache", len(missing), len(results) - len(missing))
+    log.info("media: %d rendered, %d from the cache", len(missing), len(animated) - len(missing))
 
     evidence = graph_evidence(results, cache)
 
     with output.staged_output(options.out) as stage:
-        for result, key in zip(results, keys):
-            outcome = outcomes[key]
+        for result in animated:
+            outcome = outcomes[keys[result.id]]
             result.frames = outcome.frames
             result.settle_iteration = outcome.settle_iteration
             result.media = place_media(stage, result.id, outcome)

@@ -73,7 +73,10 @@ RENDER_OPTIONS: tuple[Option, ...] = (
 )
 
 TOP_KEYS = ("title", "description", "defaults", "sweep", "render")
-SWEEP_KEYS = ("name", "title", "description", "vary")
+SWEEP_KEYS = ("name", "title", "description", "vary", "animate")
+ANIMATE_MODES = ("all", "none", "corners")
+#: Without an ``animate`` key, a sweep of at most this many runs is animated whole, a larger one by its corners.
+ANIMATE_LIMIT = 12
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class Sweep:
     title: str
     description: str
     vary: dict[str, tuple[Any, ...]]
+    animate: str | tuple[str | dict[str, Any], ...] = "auto"
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ class Config:
                     "title": s.title,
                     "description": s.description,
                     "vary": {k: list(v) for k, v in s.vary.items()},
+                    "animate": s.animate if isinstance(s.animate, str) else list(s.animate),
                 }
                 for s in self.sweeps
             ],
@@ -346,9 +351,39 @@ def _validate_sweep(raw: Any, where: str, errors: _Errors) -> Sweep | None:
                 errors.add(at, f"duplicate value {dupes[0]}: run ids would collide")
                 continue
             vary[key] = tuple(checked)
+    animate = _validate_animate(raw.get("animate", "auto"), f"{where}.animate", options, errors)
     if len(errors.items) > n_before:
         return None
-    return Sweep(name=name, title=title, description=description, vary=vary)
+    return Sweep(name=name, title=title, description=description, vary=vary, animate=animate)
+
+
+def _validate_animate(value: Any, at: str, options: dict[str, Option], errors: _Errors) -> Any:
+    """Accept "all", "none", "corners", or a list of run ids and {parameter = value} tables."""
+    if value == "auto" or value in ANIMATE_MODES:
+        return value
+    if isinstance(value, str):
+        errors.add(at, f"unknown mode {value!r}; use {', '.join(repr(m) for m in ANIMATE_MODES)} or a list of runs")
+        return None
+    if not isinstance(value, list):
+        errors.add(at, f"must be a mode or a list of run ids and tables, got {type(value).__name__}")
+        return None
+    picks: list[str | dict[str, Any]] = []
+    for j, item in enumerate(value):
+        if isinstance(item, str):
+            picks.append(item)
+        elif isinstance(item, dict):
+            table = {}
+            for key, v in item.items():
+                if key not in options:
+                    errors.unknown(f"{at}[{j}].{key}", key, PARAM_NAMES)
+                    continue
+                checked = _check_value(options[key], v, f"{at}[{j}].{key}", errors)
+                if checked is not None:
+                    table[key] = checked
+            picks.append(table)
+        else:
+            errors.add(f"{at}[{j}]", f"must be a run id or a table of parameter values, got {item!r}")
+    return tuple(picks)
 
 
 def format_value(value: Any) -> str:

@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Config, Params, format_value
+from .config import ANIMATE_LIMIT, Config, Params, Sweep, format_value
 from .exceptions import ConfigError
 
 
@@ -18,6 +18,7 @@ class RunSpec:
     sweep: str
     params: Params
     varied: dict[str, Any]
+    animate: bool = True
 
 
 def run_id(sweep: str, varied: dict[str, Any]) -> str:
@@ -30,37 +31,66 @@ def expand_grid(config: Config) -> list[RunSpec]:
     """Return every run of every sweep, in config order (Cartesian product per sweep)."""
     runs: list[RunSpec] = []
     seen: dict[str, str] = {}
-    collisions = []
-    for sweep in config.sweeps:
+    problems = []
+    for index, sweep in enumerate(config.sweeps):
         keys = list(sweep.vary)
-        for values in itertools.product(*(sweep.vary[k] for k in keys)):
-            varied = dict(zip(keys, values))
+        grid = [dict(zip(keys, values)) for values in itertools.product(*(sweep.vary[k] for k in keys))]
+        chosen, missing = animated_runs(sweep, grid)
+        problems += [f"{config.source}: sweep[{index}].animate: {m}" for m in missing]
+        for i, varied in enumerate(grid):
             spec = RunSpec(
                 id=run_id(sweep.name, varied),
                 sweep=sweep.name,
                 params=config.defaults.replace(**varied),
                 varied=varied,
+                animate=i in chosen,
             )
             if spec.id in seen:
-                collisions.append(f"{config.source}: sweep '{sweep.name}': run id '{spec.id}' collides with another run")
+                problems.append(f"{config.source}: sweep '{sweep.name}': run id '{spec.id}' collides with another run")
                 continue
             seen[spec.id] = sweep.name
             runs.append(spec)
-    if collisions:
-        raise ConfigError(*collisions)
+    if problems:
+        raise ConfigError(*problems)
     return runs
+
+
+def animated_runs(sweep: Sweep, grid: list[dict[str, Any]]) -> tuple[set[int], list[str]]:
+    """Return the indexes of the runs to animate, and the picks that match no run."""
+    mode = sweep.animate
+    if mode == "auto":
+        mode = "all" if len(grid) <= ANIMATE_LIMIT else "corners"
+    if mode == "all":
+        return set(range(len(grid))), []
+    if mode == "none":
+        return set(), []
+    if mode == "corners":
+        ends = {k: {v[0], v[-1]} for k, v in sweep.vary.items()}
+        return {i for i, g in enumerate(grid) if all(g[k] in ends[k] for k in g)}, []
+    chosen, missing = set(), []
+    ids = [run_id(sweep.name, g) for g in grid]
+    for pick in mode:
+        if isinstance(pick, str):
+            hits = [i for i, rid in enumerate(ids) if rid == pick]
+        else:
+            hits = [i for i, g in enumerate(grid) if all(g.get(k) == v for k, v in pick.items())]
+        if not hits:
+            missing.append(f"{pick!r} matches no run of sweep '{sweep.name}'")
+        chosen.update(hits)
+    return chosen, missing
 
 
 def check_frame_budget(config: Config, runs: list[RunSpec]) -> None:
     """Refuse a grid whose animations could need more frames than ``[render] max_frames``."""
     render = config.render
-    if not render.formats or not runs:
+    animated = [r for r in runs if r.animate]
+    if not render.formats or not animated:
         return  # training only: any size
-    per_run = [-(-r.params.max_iters // render.frame_every) + 1 for r in runs]
+    per_run = [-(-r.params.max_iters // render.frame_every) + 1 for r in animated]
     total = sum(per_run)
     if total > render.max_frames:
         raise ConfigError(
-            f"{config.source}: render.max_frames: animating {len(runs):,} runs needs up to {total:,} frames, "
+            f"{config.source}: render.max_frames: animating {len(animated):,} runs needs up to {total:,} frames, "
             f"over the budget of {render.max_frames:,}; raise [render] max_frames, raise frame_every, "
-            "or set formats = [] to train without animations"
+            "animate fewer runs (a sweep's animate = \"corners\" or \"none\") or set formats = []"
         )

@@ -51,3 +51,68 @@ def loss_overlay_svg(title: str, results: Sequence[RunResult]) -> str:
     with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "reportgen"})
     return buffer.getvalue()
+
+
+def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]) -> str:
+    """Draw a 2-D sweep as a heatmap of stop iterations, statuses told apart, bounds overlaid."""
+    from matplotlib import patheffects
+    from matplotlib.colors import ListedColormap, LogNorm
+    from matplotlib.patches import Patch
+
+    row_key, col_key = keys
+    rows = sorted({r.spec.varied[row_key] for r in results})
+    cols = sorted({r.spec.varied[col_key] for r in results})
+    stop = np.full((len(rows), len(cols)), np.nan)
+    status = np.zeros((len(rows), len(cols)), dtype=int)  # 0 stopped, 1 budget exhausted, 2 diverged
+    codes = {"stopped": 0, "budget_exhausted": 1, "diverged": 2}
+    for r in results:
+        i, j = rows.index(r.spec.varied[row_key]), cols.index(r.spec.varied[col_key])
+        status[i, j] = codes[r.trajectory.status]
+        if r.trajectory.stop_iteration is not None:
+            stop[i, j] = r.trajectory.stop_iteration + 1  # +1: a stop at 0 still shows on a log colour scale
+
+    fig = Figure(figsize=(7.5, max(3.2, 0.32 * len(rows) + 1.8)), dpi=100)
+    FigureCanvasSVG(fig)
+    ax = fig.subplots()
+    finite = stop[np.isfinite(stop)]
+    norm = LogNorm(vmin=max(1, finite.min()), vmax=max(2, finite.max())) if finite.size else None
+    image = ax.imshow(np.ma.masked_invalid(stop), cmap="viridis", norm=norm, aspect="auto", origin="lower",
+                      interpolation="nearest")
+    for code, color in ((1, "#c8c8c8"), (2, "#8b1a1a")):
+        layer = np.ma.masked_where(status != code, np.ones_like(stop))
+        ax.imshow(layer, cmap=ListedColormap([color]), aspect="auto", origin="lower", interpolation="nearest")
+    if finite.size:
+        fig.colorbar(image, ax=ax, label="iterations to stop")
+
+    # Where theory puts the edges: lr = 2/lambda_max, and threshold = loss floor.
+    bounds = {"lr": lambda r: r.analysis.lr_max, "threshold": lambda r: r.analysis.loss_floor}
+    for axis_key, other_key, values, others in ((col_key, row_key, cols, rows), (row_key, col_key, rows, cols)):
+        if axis_key not in bounds or len(values) < 2:
+            continue
+        positions = []
+        for other in others:
+            run = next(r for r in results if r.spec.varied[other_key] == other)
+            positions.append(float(np.interp(bounds[axis_key](run), values, np.arange(len(values)), left=np.nan, right=np.nan)))
+        # Each cell spans index ± 0.5: run the line across whole cells, as steps.
+        line = np.repeat(np.arange(len(others)), 2) + np.tile([-0.5, 0.5], len(others))
+        positions = np.repeat(positions, 2)
+        label = "stability bound 2/λmax" if axis_key == "lr" else "loss floor"
+        style = {"color": "white", "ls": "--", "lw": 2, "label": label,
+                 "path_effects": [patheffects.withStroke(linewidth=4, foreground="black")]}
+        if axis_key == col_key:
+            ax.plot(positions, line, **style)
+        else:
+            ax.plot(line, positions, **style)
+    ax.set_xticks(range(len(cols)), [f"{v:g}" for v in cols], rotation=45, fontsize=8)
+    ax.set_yticks(range(len(rows)), [f"{v:g}" for v in rows], fontsize=8)
+    ax.set_xlabel(col_key)
+    ax.set_ylabel(row_key)
+    ax.set_title(title, fontsize=10)
+    handles = [Patch(color="#c8c8c8", label="budget exhausted"), Patch(color="#8b1a1a", label="diverged")]
+    handles += ax.get_legend_handles_labels()[0]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "reportgen"})
+    return buffer.getvalue()

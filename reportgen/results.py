@@ -59,11 +59,9 @@ class RunResult:
             "predicted_stop_iteration": a.predicted_stop_iteration,
             "loss_history": [f32(v) for v in t.loss.tolist()],
         }
-        if self.frames is not None:
-            out["frames"] = self.frames
-            out["settle_iteration"] = self.settle_iteration
-        if self.media:
-            out["media"] = dict(self.media)
+        out["frames"] = self.frames
+        out["settle_iteration"] = self.settle_iteration
+        out["media"] = {fmt: self.media.get(fmt) for fmt in ("gif", "mp4", "poster")}
         return out
 
 

@@ -19,9 +19,12 @@ from pygments.lexers import PythonLexer, TOMLLexer
 
 from .config import Config, format_value
 from .explain import excess_orders_counts, explain_stop, mode_rows, sweep_findings
-from .plots import loss_overlay_svg
+from .plots import heatmap_svg, loss_overlay_svg
 from .results import RunResult
 
+#: Sweeps larger than this get no table of runs and no overlay of loss curves, only their heatmap.
+TABLE_LIMIT = 60
+OVERLAY_LIMIT = 12
 STATUS_LABELS = {"stopped": "stopped", "budget_exhausted": "budget exhausted", "diverged": "diverged"}
 
 
@@ -103,8 +106,12 @@ def write_pages(
 
     by_sweep = {s.name: [r for r in results if r.spec.sweep == s.name] for s in config.sweeps}
     for sweep in config.sweeps:
-        if by_sweep[sweep.name]:
-            (figures / f"loss-{sweep.name}.svg").write_text(loss_overlay_svg(sweep.title, by_sweep[sweep.name]), "utf-8")
+        runs = by_sweep[sweep.name]
+        if runs and len(runs) <= OVERLAY_LIMIT:
+            (figures / f"loss-{sweep.name}.svg").write_text(loss_overlay_svg(sweep.title, runs), "utf-8")
+        if runs and len(sweep.vary) == 2:
+            keys = tuple(sweep.vary)
+            (figures / f"heatmap-{sweep.name}.svg").write_text(heatmap_svg(sweep.title, keys, runs), "utf-8")
     if evidence is not None:
         (figures / "autograd-graph.svg").write_text(evidence.svg, "utf-8")
         (figures / "forward-graph.svg").write_text(evidence.forward_svg, "utf-8")
@@ -117,10 +124,14 @@ def write_pages(
         "modes": {name: mode_rows(rs) for name, rs in by_sweep.items()},
         "excess_explains": {name: excess_orders_counts(mode_rows(rs)) for name, rs in by_sweep.items()},
         "findings": {name: sweep_findings(name, rs) for name, rs in by_sweep.items() if rs},
-        "all_modes": mode_rows(results),
+        # The theory table lists the 1-D sweeps; a 2-D sweep has its heatmap instead.
+        "all_modes": mode_rows([r for s in config.sweeps if len(s.vary) == 1 and len(by_sweep[s.name]) <= TABLE_LIMIT
+                                for r in by_sweep[s.name]]),
         "loop_html": highlight(training_loop_source(), PythonLexer(), formatter),
         "config_html": highlight(config.text or "", TOMLLexer(), formatter),
         "evidence": evidence,
+        "table_limit": TABLE_LIMIT,
+        "overlay_limit": OVERLAY_LIMIT,
         "versions": versions(),
         "command": command,
         "built": build_time(),

@@ -110,7 +110,10 @@ def check_page(page, site: Path) -> None:
                v.addEventListener('error', () => bad(new Error('video error ' + v.currentSrc)), {once: true});
                v.load(); })))"""
     )
-    assert len(durations) == len(runs) and all(d > 0 for d in durations), durations
+    animated = [r for r in runs if r["media"]["mp4"]]
+    assert len(durations) == len(animated) and all(d > 0 for d in durations), durations
+    # The 2-D sweep reads as a heatmap.
+    assert page.locator('figure.heatmap img[src="figures/heatmap-slope-lr.svg"]').count() == 1
 
 
 def test_from_disk(browser, site):

@@ -33,7 +33,10 @@ def test_default_config_holds_the_homework(default_config, default_specs):
     assert default_config.defaults == Params()  # the course: slope 2, lr 0.05, seed 10, ...
     assert default_config.render.frame_every == 20
     assert default_config.render.formats == ("gif", "mp4")
-    assert len({s.id for s in default_specs}) == len(default_specs) == 11
+    assert len({s.id for s in default_specs}) == len(default_specs) == 51
+    heat = [s for s in default_specs if s.sweep == "slope-lr"]
+    assert len(heat) == 40 and sum(s.animate for s in heat) == 4  # corners only
+    assert all(s.animate for s in default_specs if s.sweep != "slope-lr")
 
 
 def test_grid_is_a_cartesian_product():
@@ -136,3 +139,25 @@ def test_invalid_lr_is_always_refused(lr):
     value = "nan" if math.isnan(lr) else ("inf" if lr == math.inf else "-inf" if lr == -math.inf else repr(lr))
     (line,) = errors_of(MINIMAL + f"[defaults]\nlr = {value}\n")
     assert "defaults.lr" in line
+
+
+@pytest.mark.parametrize(
+    "animate, expected",
+    [
+        ('"all"', 6), ('"none"', 0), ('"corners"', 4),
+        ('["s__slope-1__lr-0.01"]', 1), ("[{ slope = 3.0 }]", 2), ('["s__slope-1__lr-0.01", { lr = 0.02 }]', 4),
+    ],
+)
+def test_animate_selection(animate, expected):
+    text = MINIMAL.replace("slope = [1.0, 2.0]", "slope = [1, 2, 3], lr = [0.01, 0.02]") + ""
+    text = text.replace('name = "s"', f'name = "s"\nanimate = {animate}')
+    specs = expand_grid(parse_config(text))
+    assert sum(s.animate for s in specs) == expected
+
+
+def test_animate_errors():
+    bad_mode = MINIMAL.replace('name = "s"', 'name = "s"\nanimate = "some"')
+    assert "unknown mode 'some'" in errors_of(bad_mode)[0]
+    with pytest.raises(ConfigError) as info:
+        expand_grid(parse_config(MINIMAL.replace('name = "s"', 'name = "s"\nanimate = ["s__slope-9"]'), "c.toml"))
+    assert info.value.problems == ["c.toml: sweep[0].animate: 's__slope-9' matches no run of sweep 's'"]
