@@ -30,6 +30,7 @@ class BuildOptions:
     out: Path = DEFAULT_OUT
     jobs: int | None = None
     use_cache: bool = True
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     output.check_output_dir(options.out, protected)
     cache = Cache(options.out.resolve().parent / CACHE_DIR, enabled=options.use_cache)
 
-    results, trained = train_runs(specs, cache, progress)
+    results, trained = train_runs(specs, cache, progress, options.device)
     formats = media_formats(config)
     animated = [r for r in results if r.spec.animate]
     keys = {r.id: media_key(config, r, formats) for r in animated}
@@ -83,7 +84,9 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=len(missing))
 
 
-def train_runs(specs: Sequence[RunSpec], cache: Cache, progress: Progress) -> tuple[list[RunResult], bool]:
+def train_runs(
+    specs: Sequence[RunSpec], cache: Cache, progress: Progress, device: str = "cpu"
+) -> tuple[list[RunResult], bool]:
     """Train and analyse every run, or load them from the cache (then torch is never imported)."""
     key = content_key("train", [s.params.to_dict() for s in specs])
     stored = cache.load_object("train", key)
@@ -92,12 +95,13 @@ def train_runs(specs: Sequence[RunSpec], cache: Cache, progress: Progress) -> tu
         return [RunResult(spec=s, data=d, trajectory=t, analysis=a) for s, (d, t, a) in zip(specs, stored)], False
 
     from .analysis import analyse
-    from .train import draw_data, train_grid  # imports torch: only when something must train
+    from .train import draw_data, resolve_device, train_grid  # imports torch: only when something must train
 
+    device = resolve_device(device)
     data = draw_data(specs)
     max_iters = max(s.params.max_iters for s in specs)
-    with progress.stage(f"training {len(specs)} runs together", total=max_iters) as advance:
-        trajectories = train_grid(specs, data, progress=advance)
+    with progress.stage(f"training {len(specs)} runs together on {device}", total=max_iters) as advance:
+        trajectories = train_grid(specs, data, device=device, progress=advance)
     with progress.stage("analysing runs"):
         analyses = [analyse(d, s.params) for s, d in zip(specs, data)]
     cache.store_object("train", key, list(zip(data, trajectories, analyses)))

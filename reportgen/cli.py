@@ -42,6 +42,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"site folder (default: {DEFAULT_OUT})")
     p.add_argument("--jobs", type=_positive_int, metavar="N", help="parallel render workers (default: CPU count)")
     p.add_argument("--no-cache", action="store_true", help="ignore cached results and media; rebuild everything")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="train on the CPU (default) or a CUDA GPU")
     p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
 
@@ -61,7 +62,8 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    options = BuildOptions(config_path=args.config, out=args.out, jobs=args.jobs, use_cache=not args.no_cache)
+    options = BuildOptions(config_path=args.config, out=args.out, jobs=args.jobs, use_cache=not args.no_cache,
+                           device=args.device)
     report = build(options, Progress(quiet=args.quiet))
     counts: dict[str, int] = {}
     for r in report.results:

@@ -29,10 +29,18 @@ import torch
 from .grid import RunSpec
 from .trajectory import BUDGET_EXHAUSTED, DIVERGED, STOPPED, RunData, Trajectory
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("reportgen")
 
 #: A run whose loss grows beyond this multiple of its initial loss has diverged.
 DIVERGENCE_FACTOR = 1e6
+
+
+def resolve_device(requested: str) -> str:
+    """Return the device to train on; "cuda" falls back to the CPU, saying so, when there is no GPU."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        log.warning("--device cuda: no CUDA device is available to torch %s; training on the CPU", torch.__version__)
+        return "cpu"
+    return requested
 
 
 def draw_data(specs: Sequence[RunSpec]) -> list[RunData]:

@@ -123,3 +123,22 @@ def test_random_grids_match_the_course(params_list):
     for p, traj in zip(params_list, trajectories):
         assert traj.status in (STOPPED, BUDGET_EXHAUSTED, DIVERGED)
         assert_matches_course(p, traj)
+
+
+def test_cuda_falls_back_to_the_cpu_with_a_warning(caplog, default_specs):
+    import torch
+
+    from reportgen.train import resolve_device
+
+    specs = default_specs[:4]
+    data = draw_data(specs)
+    cpu = train_grid(specs, data)
+    if torch.cuda.is_available():
+        gpu = train_grid(specs, data, device="cuda")
+        for a, b in zip(cpu, gpu):
+            assert a.stop_iteration == b.stop_iteration and a.status == b.status
+            np.testing.assert_allclose(a.loss, b.loss, rtol=1e-4)
+        return
+    with caplog.at_level("WARNING", logger="reportgen"):
+        assert resolve_device("cuda") == "cpu"
+    assert "no CUDA device" in caplog.text and "training on the CPU" in caplog.text
