@@ -83,5 +83,5 @@ def results_document(config: Config, results: Sequence[RunResult]) -> dict[str, 
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write JSON deterministically (sorted keys, no NaN)."""
-    path.write_text(json.dumps(document, indent=1, sort_keys=True, allow_nan=False) + "\n", "utf-8")
+    """Write JSON deterministically (sorted keys, no NaN), compact: the C encoder only runs without indent."""
+    path.write_text(json.dumps(document, sort_keys=True, allow_nan=False, separators=(",", ":")) + "\n", "utf-8")

@@ -122,7 +122,7 @@ def test_plain_log_lines_when_not_a_terminal(tmp_path):
     (tmp_path / "tiny.toml").write_text(TINY)
     proc = run_cli("build", "--config", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / "site"))
     assert proc.returncode == 0
-    assert "reportgen: training 5 runs together: done in" in proc.stderr
+    assert "reportgen: training 5 runs together on cpu: done in" in proc.stderr
     assert "\r" not in proc.stderr  # no progress bar redraws in a log
     assert f"Site: {tmp_path / 'site' / 'index.html'}" in proc.stdout
     quiet = run_cli("build", "--config", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / "site"), "-q")

@@ -1,0 +1,105 @@
+"""Rendering on a dask cluster: the same media, byte for byte, as the local process pool."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+# CI installs the dask extra and must run these tests: there a missing dask fails, elsewhere it skips.
+if os.environ.get("CI"):
+    importlib.import_module("dask.distributed")
+else:
+    pytest.importorskip("dask.distributed", reason="needs the dask extra: pip install 'reportgen[dask]'")
+
+from reportgen import executors  # noqa: E402
+from reportgen.build import media_formats, train_runs  # noqa: E402
+from reportgen.cache import Cache  # noqa: E402
+from reportgen.config import parse_config  # noqa: E402
+from reportgen.exceptions import ConfigError  # noqa: E402
+from reportgen.grid import expand_grid  # noqa: E402
+from reportgen.progress import Progress  # noqa: E402
+from reportgen.render import make_task, render_runs  # noqa: E402
+
+# Four runs, one of each ending: stopped at once (1 frame), budget exhausted, diverged, stopped late.
+TINY = """
+title = "Dask parity"
+[defaults]
+max_iters = 60
+[[sweep]]
+name = "threshold"
+vary = { threshold = [10.0] }
+[[sweep]]
+name = "lr"
+vary = { lr = [0.01, 0.1] }
+[[sweep]]
+name = "slope"
+vary = { slope = [5.0] }
+[render]
+frame_every = 10
+fps = 10
+dpi = 40
+"""
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Render the tiny grid twice: local process pool, then a 2-worker dask LocalCluster."""
+    root = tmp_path_factory.mktemp("dask")
+    config = parse_config(TINY)
+    results, _ = train_runs(expand_grid(config), Cache(root / "train"), Progress(quiet=True))
+    formats = media_formats(config)
+    assert formats == ("gif", "mp4"), "imageio-ffmpeg ships ffmpeg: MP4 must be compared too"
+
+    local_cache, dask_cache = Cache(root / "local"), Cache(root / "dask")
+    local = render_runs([make_task(config, r, formats, local_cache) for r in results], jobs=2)
+    with executors.make_executor("dask", 2) as executor:
+        assert executor is not None
+        done = []
+        remote = render_runs([make_task(config, r, formats, dask_cache) for r in results], 2, done.append, executor)
+    assert len(done) == len(results)
+    return local, remote, root
+
+
+def test_dask_renders_the_same_media_as_local_processes(rendered):
+    local, remote, root = rendered
+    assert len(local) == 4 and local.keys() == remote.keys()
+    for key, mine in local.items():
+        theirs = remote[key]
+        assert (theirs.frames, theirs.settle_iteration, theirs.cached) == (mine.frames, mine.settle_iteration, False)
+        assert mine.files.keys() == theirs.files.keys() == {"gif", "mp4", "poster"}
+        for fmt, path in mine.files.items():
+            assert Path(path).is_relative_to(root / "local")
+            assert Path(theirs.files[fmt]).is_relative_to(root / "dask")
+            assert Path(theirs.files[fmt]).read_bytes() == Path(path).read_bytes(), f"{key} {fmt}"
+
+
+def test_local_kind_leaves_the_pool_to_render_runs():
+    with executors.make_executor("local", 2) as executor:
+        assert executor is None
+    with pytest.raises(ConfigError, match="--scheduler needs --executor dask"):
+        with executors.make_executor("local", 2, "tcp://127.0.0.1:8786"):
+            pass
+
+
+def test_missing_dask_is_a_config_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # makes "import distributed" raise ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'reportgen\[dask\]'"):
+        with executors.make_executor("dask", 2):
+            pass
+
+
+def test_unreachable_scheduler_is_a_one_line_config_error(monkeypatch):
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", 1.0)
+    with socket.socket() as s:  # a loopback port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(ConfigError) as info:
+        with executors.make_executor("dask", 2, address):
+            pass
+    assert len(info.value.problems) == 1 and "\n" not in info.value.problems[0]
+    assert info.value.problems[0].startswith(f"--scheduler {address}: cannot reach")
