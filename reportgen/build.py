@@ -11,6 +11,7 @@ from . import output
 from .cache import Cache, content_key
 from .config import Config, load_config
 from .grid import RunSpec, check_frame_budget, expand_grid
+from .executors import make_executor
 from .progress import Progress
 from .render import cached_outcomes, default_jobs, make_task, media_key, place_media, render_runs
 from .results import RunResult, results_document, write_json
@@ -31,6 +32,8 @@ class BuildOptions:
     jobs: int | None = None
     use_cache: bool = True
     device: str = "cpu"
+    executor: str = "local"
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,11 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     if missing:
         cache.remove_stale()
         jobs = options.jobs or default_jobs()
-        with progress.stage(f"rendering {len(missing)} animations ({jobs} jobs)", total=len(missing), unit="run") as advance:
-            outcomes.update(render_runs(missing, jobs, advance))
+        label = f"rendering {len(missing)} animations ({jobs} jobs, {options.executor})"
+        # The executor starts only here: a fully cached build never starts a cluster.
+        with make_executor(options.executor, jobs, options.scheduler) as executor:
+            with progress.stage(label, total=len(missing), unit="run") as advance:
+                outcomes.update(render_runs(missing, jobs, advance, executor))
     log.info("media: %d rendered, %d from the cache", len(missing), len(animated) - len(missing))
 
     evidence = graph_evidence(results, cache)

@@ -43,6 +43,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive_int, metavar="N", help="parallel render workers (default: CPU count)")
     p.add_argument("--no-cache", action="store_true", help="ignore cached results and media; rebuild everything")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="train on the CPU (default) or a CUDA GPU")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="render on local processes (default) or a dask.distributed cluster (pip install 'reportgen[dask]')")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address; without it --executor dask starts a LocalCluster")
     p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
 
@@ -63,7 +66,7 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     options = BuildOptions(config_path=args.config, out=args.out, jobs=args.jobs, use_cache=not args.no_cache,
-                           device=args.device)
+                           device=args.device, executor=args.executor, scheduler=args.scheduler)
     report = build(options, Progress(quiet=args.quiet))
     counts: dict[str, int] = {}
     for r in report.results:

@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,8 @@ class RenderOutcome:
     cached: bool
 
 
-_RENDERERS: dict[int, object] = {}
+# One figure per dpi per thread: a dask worker may run tasks on several threads.
+_LOCAL = threading.local()
 
 
 def render_task(task: RenderTask) -> RenderOutcome:
@@ -57,9 +59,10 @@ def render_task(task: RenderTask) -> RenderOutcome:
     from .encode import GifStream, Mp4Stream, write_poster
     from .frames import FINAL_HOLD, FrameRenderer
 
-    renderer = _RENDERERS.get(task.dpi)
+    renderers = _LOCAL.__dict__.setdefault("renderers", {})
+    renderer = renderers.get(task.dpi)
     if renderer is None:
-        renderer = _RENDERERS[task.dpi] = FrameRenderer(task.dpi)
+        renderer = renderers[task.dpi] = FrameRenderer(task.dpi)
     cache = Cache(Path(task.cache_root))
     workdir = cache.new_entry(task.key)
     try:
@@ -135,7 +138,7 @@ def render_runs(
     """Render every task (in parallel when jobs > 1); return outcomes by key."""
     outcomes: dict[str, RenderOutcome] = {}
     unique = list({t.key: t for t in tasks}.values())  # identical runs render once
-    if jobs <= 1 or len(unique) <= 1:
+    if executor is None and (jobs <= 1 or len(unique) <= 1):
         for task in unique:
             outcomes[task.key] = render_task(task)
             advance(1)

@@ -1,0 +1,202 @@
+"""Scale: a 100 x 100 slope x lr grid trained and analysed, and rendering on 1, 2 and 4 dask workers.
+
+(a) One 2-D sweep of SIDE slopes (0.5 to 5) x SIDE learning rates (0.001 to 1.2x the
+    stability bound 2/lambda_max of seed 10), max_iters 1000, through expand_grid,
+    draw_data, train_grid and analyse: wall time and peak RSS after each stage.
+(b) RENDERS runs picked across the default grid, rendered (GIF + MP4 + poster) by
+    render_runs on a dask LocalCluster of 1, 2 and 4 single-threaded workers, and by
+    the local process pool for reference, each into a fresh cache: runs/s, frames/s
+    and speed-up against 1 worker.
+Prints Markdown tables. Run: python benchmarks/bench_scale.py [--side N] [--iters N] [--renders N]
+"""
+
+# Only the standard library is imported at module level: dask's workers are spawned
+# processes that re-import this file, and must not each pay for torch.
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+WORKERS = (1, 2, 4)
+
+
+def peak_rss_mib() -> float:
+    """Peak RSS of this process so far, in MiB (ru_maxrss is in KB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def linspace(lo: float, hi: float, n: int) -> list[float]:
+    # Rounded so run ids and the TOML stay short; 6 significant digits keep every value distinct.
+    return [float(f"{lo + (hi - lo) * i / (n - 1):.6g}") for i in range(n)]
+
+
+def version_of(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+# --------------------------------------------------------------------------- (a) a 100 x 100 grid
+
+
+def stability_bound(seed: int) -> float:
+    """Return 2/lambda_max of the default data drawn under ``seed`` (it does not depend on slope)."""
+    from reportgen.analysis import analyse
+    from reportgen.config import Params
+    from reportgen.grid import RunSpec
+    from reportgen.train import draw_data
+
+    params = Params(seed=seed)
+    return analyse(draw_data([RunSpec("probe", "probe", params, {})])[0], params).lr_max
+
+
+def bench_grid(side: int, iters: int) -> None:
+    from reportgen.analysis import analyse
+    from reportgen.config import parse_config
+    from reportgen.grid import expand_grid
+    from reportgen.train import draw_data, train_grid
+
+    rows: list[tuple[str, float | None, float | None]] = [("imports (torch, reportgen)", None, peak_rss_mib())]
+    lr_max = stability_bound(10)
+    slopes, lrs = linspace(0.5, 5.0, side), linspace(0.001, 1.2 * lr_max, side)
+    text = (
+        f'title = "Scale"\n[defaults]\nmax_iters = {iters}\nseed = 10\n'
+        f'[[sweep]]\nname = "slope-lr"\nanimate = "none"\n'
+        f"vary = {{ slope = {slopes}, lr = {lrs} }}\n"
+    )
+
+    def stage(name: str, fn):
+        start = time.perf_counter()
+        value = fn()
+        rows.append((name, time.perf_counter() - start, peak_rss_mib()))
+        return value
+
+    specs = stage("parse config + expand_grid", lambda: expand_grid(parse_config(text)))
+    data = stage("draw_data", lambda: draw_data(specs))
+    trajectories = stage(f"train_grid ({iters} iterations, batched)", lambda: train_grid(specs, data))
+    stage("analyse (per run)", lambda: [analyse(d, s.params) for s, d in zip(specs, data)])
+    # HEATMAP: the heatmap drawing is being rewritten elsewhere; time it here once it lands, e.g.
+    #   stage("heatmap", lambda: <draw the slope x lr heatmap of these runs>)
+    rows.append(("heatmap drawing", None, None))
+
+    statuses: dict[str, int] = {}
+    for t in trajectories:
+        statuses[t.status] = statuses.get(t.status, 0) + 1
+    timed = sum(seconds for _, seconds, _ in rows if seconds is not None)
+    outcome = ", ".join(f"{n:,} {status.replace('_', ' ')}" for status, n in sorted(statuses.items()))
+
+    print(f"## (a) {side} x {side} grid = {len(specs):,} runs, max_iters {iters}, seed 10")
+    print()
+    print(f"slopes {slopes[0]:g} .. {slopes[-1]:g}; lrs {lrs[0]:g} .. {lrs[-1]:g} (1.2x the stability bound {lr_max:.5f}); "
+          f"outcome: {outcome}")
+    print()
+    print("| stage | wall time | peak RSS after it |")
+    print("| --- | --- | --- |")
+    for name, seconds, rss in rows:
+        wall = "-" if seconds is None else f"{seconds:.2f} s"
+        if name == "heatmap drawing":
+            wall, rss_text = "not measured (being rewritten: see HEATMAP in this file)", "-"
+        else:
+            rss_text = f"{rss:,.0f} MiB"
+        print(f"| {name} | {wall} | {rss_text} |")
+    print(f"| **total of the timed stages** | **{timed:.2f} s** | **{peak_rss_mib():,.0f} MiB** |")
+    print()
+
+
+# --------------------------------------------------------------------------- (b) rendering on dask
+
+
+def bench_render(count: int, root: Path) -> None:
+    from reportgen.build import media_formats, train_runs
+    from reportgen.cache import Cache
+    from reportgen.config import load_config
+    from reportgen.executors import make_executor
+    from reportgen.grid import expand_grid
+    from reportgen.progress import Progress
+    from reportgen.render import make_task, render_runs
+
+    config = load_config()
+    results, _ = train_runs(expand_grid(config), Cache(root / "train", enabled=False), Progress(quiet=True))
+    step = max(1, len(results) // count)
+    picked = results[::step][:count]  # spread over every sweep: short, long and diverged runs
+    formats = media_formats(config)
+    frames = sum(len(make_task(config, r, formats, Cache(root)).job.iterations) for r in picked)
+
+    def render(label: str, jobs: int, executor=None) -> float:
+        tasks = [make_task(config, r, formats, Cache(root / label)) for r in picked]  # a fresh cache each time
+        start = time.perf_counter()
+        outcomes = render_runs(tasks, jobs, executor=executor)
+        seconds = time.perf_counter() - start
+        drawn = sum(o.frames for o in outcomes.values())
+        assert drawn == frames and not any(o.cached for o in outcomes.values()), (label, drawn, frames)
+        return seconds
+
+    rows = []  # (label, cluster start, cold render, warm render)
+    for n in WORKERS:
+        start = time.perf_counter()
+        with make_executor("dask", n) as executor:
+            started = time.perf_counter() - start
+            # jobs only chooses render_runs' parallel path here (jobs <= 1 would render in this
+            # process); the cluster's size sets the parallelism. The second pass runs on workers
+            # that have already imported matplotlib and built their figure.
+            cold = render(f"dask-{n}-cold", len(picked), executor)
+            warm = render(f"dask-{n}-warm", len(picked), executor)
+            rows.append((f"dask LocalCluster, {n} worker{'s' * (n > 1)}", started, cold, warm))
+    rows.append(("local process pool, jobs=2 (a new pool per call)", None, render("local-2", 2), None))
+
+    _, _, base_cold, base_warm = rows[0]
+    print(f"## (b) rendering {len(picked)} default-grid runs, {frames} frames, {' + '.join(formats)} + poster "
+          f"({config.render.dpi} dpi), each pass into a fresh cache")
+    print()
+    print("| executor | cluster start | render, cold workers | render, warm workers | runs/s (warm) | frames/s (warm) "
+          "| speed-up vs 1 worker (cold / warm) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for label, started, cold, warm in rows:
+        start_text = "-" if started is None else f"{started:.1f} s"
+        if warm is None:
+            print(f"| {label} | {start_text} | {cold:.2f} s | - | - | - | {base_cold / cold:.2f}x / - |")
+        else:
+            print(f"| {label} | {start_text} | {cold:.2f} s | {warm:.2f} s | {len(picked) / warm:.2f} "
+                  f"| {frames / warm:.0f} | {base_cold / cold:.2f}x / {base_warm / warm:.2f}x |")
+    print()
+    cores = len(os.sched_getaffinity(0))
+    print(f"This machine has {cores} usable cores: {cores} workers is the most that can run at once, so "
+          f"4 workers cannot scale beyond {cores}x (each worker's ffmpeg encoder shares the same cores). Cold: "
+          "each worker pays its imports and figure setup on its first run, as a build does; warm: the same "
+          "cluster again. 'cluster start' is the LocalCluster and Client coming up, once per build.")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--side", type=int, default=100, help="slopes and learning rates of the grid (default 100)")
+    parser.add_argument("--iters", type=int, default=1000, help="max_iters of the grid (default 1000)")
+    parser.add_argument("--renders", type=int, default=16, help="runs rendered in (b) (default 16)")
+    args = parser.parse_args()
+
+    import torch
+
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), dask {version_of('dask')}, "
+          f"distributed {version_of('distributed')}, python {sys.version.split()[0]}, "
+          f"{len(os.sched_getaffinity(0))} usable cores")
+    print()
+    started = time.perf_counter()
+    bench_grid(args.side, args.iters)
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        bench_render(args.renders, Path(tmp))
+    print()
+    print(f"Total benchmark time: {time.perf_counter() - started:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()
