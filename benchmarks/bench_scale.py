@@ -62,6 +62,8 @@ def bench_grid(side: int, iters: int) -> None:
     from reportgen.analysis import analyse
     from reportgen.config import parse_config
     from reportgen.grid import expand_grid
+    from reportgen.plots import heatmap_svg
+    from reportgen.results import RunResult
     from reportgen.train import draw_data, train_grid
 
     rows: list[tuple[str, float | None, float | None]] = [("imports (torch, reportgen)", None, peak_rss_mib())]
@@ -82,10 +84,9 @@ def bench_grid(side: int, iters: int) -> None:
     specs = stage("parse config + expand_grid", lambda: expand_grid(parse_config(text)))
     data = stage("draw_data", lambda: draw_data(specs))
     trajectories = stage(f"train_grid ({iters} iterations, batched)", lambda: train_grid(specs, data))
-    stage("analyse (per run)", lambda: [analyse(d, s.params) for s, d in zip(specs, data)])
-    # HEATMAP: the heatmap drawing is being rewritten elsewhere; time it here once it lands, e.g.
-    #   stage("heatmap", lambda: <draw the slope x lr heatmap of these runs>)
-    rows.append(("heatmap drawing", None, None))
+    analyses = stage("analyse (per run)", lambda: [analyse(d, s.params) for s, d in zip(specs, data)])
+    results = [RunResult(s, d, t, a) for s, d, t, a in zip(specs, data, trajectories, analyses)]
+    stage("heatmap (SVG)", lambda: heatmap_svg("Scale", ("slope", "lr"), results))
 
     statuses: dict[str, int] = {}
     for t in trajectories:
@@ -102,10 +103,7 @@ def bench_grid(side: int, iters: int) -> None:
     print("| --- | --- | --- |")
     for name, seconds, rss in rows:
         wall = "-" if seconds is None else f"{seconds:.2f} s"
-        if name == "heatmap drawing":
-            wall, rss_text = "not measured (being rewritten: see HEATMAP in this file)", "-"
-        else:
-            rss_text = f"{rss:,.0f} MiB"
+        rss_text = f"{rss:,.0f} MiB"
         print(f"| {name} | {wall} | {rss_text} |")
     print(f"| **total of the timed stages** | **{timed:.2f} s** | **{peak_rss_mib():,.0f} MiB** |")
     print()
