@@ -251,16 +251,7 @@ def _validate(data: dict, errors: _Errors) -> Config | None:
     title = _coerce(data.get("title", "Gradient descent on a linear regression"), str, "title", errors)
     description = _coerce(data.get("description", ""), str, "description", errors)
 
-    options = {o.name: o for o in PARAM_OPTIONS}
-    defaults = {}
-    for key, value in _table(data, "defaults", errors).items():
-        if key not in options:
-            errors.unknown(f"defaults.{key}", key, PARAM_NAMES)
-            continue
-        checked = _check_value(options[key], value, f"defaults.{key}", errors)
-        if checked is not None:
-            defaults[key] = checked
-    params = Params(**defaults)
+    params = Params(**_check_params(_table(data, "defaults", errors), "defaults", errors))
 
     render = _validate_render(_table(data, "render", errors), errors)
 
@@ -285,6 +276,20 @@ def _validate(data: dict, errors: _Errors) -> Config | None:
     if errors.items:
         return None
     return Config(title=title, description=description, defaults=params, sweeps=tuple(sweeps), render=render)
+
+
+def _check_params(table: dict, at: str, errors: _Errors) -> dict[str, Any]:
+    """Return the valid training parameters of ``table``; record every bad key or value."""
+    options = {o.name: o for o in PARAM_OPTIONS}
+    checked: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in options:
+            errors.unknown(f"{at}.{key}", key, PARAM_NAMES)
+            continue
+        value = _check_value(options[key], value, f"{at}.{key}", errors)
+        if value is not None:
+            checked[key] = value
+    return checked
 
 
 def _validate_render(table: dict, errors: _Errors) -> RenderSettings:
@@ -351,13 +356,13 @@ def _validate_sweep(raw: Any, where: str, errors: _Errors) -> Sweep | None:
                 errors.add(at, f"duplicate value {dupes[0]}: run ids would collide")
                 continue
             vary[key] = tuple(checked)
-    animate = _validate_animate(raw.get("animate", "auto"), f"{where}.animate", options, errors)
+    animate = _validate_animate(raw.get("animate", "auto"), f"{where}.animate", errors)
     if len(errors.items) > n_before:
         return None
     return Sweep(name=name, title=title, description=description, vary=vary, animate=animate)
 
 
-def _validate_animate(value: Any, at: str, options: dict[str, Option], errors: _Errors) -> Any:
+def _validate_animate(value: Any, at: str, errors: _Errors) -> Any:
     """Accept "all", "none", "corners", or a list of run ids and {parameter = value} tables."""
     if value == "auto" or value in ANIMATE_MODES:
         return value
@@ -372,15 +377,7 @@ def _validate_animate(value: Any, at: str, options: dict[str, Option], errors: _
         if isinstance(item, str):
             picks.append(item)
         elif isinstance(item, dict):
-            table = {}
-            for key, v in item.items():
-                if key not in options:
-                    errors.unknown(f"{at}[{j}].{key}", key, PARAM_NAMES)
-                    continue
-                checked = _check_value(options[key], v, f"{at}[{j}].{key}", errors)
-                if checked is not None:
-                    table[key] = checked
-            picks.append(table)
+            picks.append(_check_params(item, f"{at}[{j}]", errors))
         else:
             errors.add(f"{at}[{j}]", f"must be a run id or a table of parameter values, got {item!r}")
     return tuple(picks)
