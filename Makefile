@@ -1,6 +1,7 @@
 # reportgen: two commands for a fresh machine.
 #   make report   install, then build the site from the built-in config
 #   make test     install with the test extras, then run the whole test suite
+#   make catalogs re-extract the report's messages and merge them into every translation
 #
 # TORCH chooses the PyTorch build. The default, torch==2.13.0, is a CPU wheel;
 # on another platform pass e.g. TORCH="torch==2.5.1" or TORCH="torch" (with
@@ -14,7 +15,7 @@ PIP_ARGS ?=
 ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: report test install install-test browser clean
+.PHONY: report test install install-test browser catalogs clean
 
 report: install
 	$(BIN)/reportgen build $(ARGS)
@@ -41,6 +42,15 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: install Debian's chromium (/usr/bin/chromium) to run the browser tests"; fi; \
 	fi
+
+# Messages come from the templates, the Python code and the built-in config (babel.cfg). After
+# this, translate the new and fuzzy entries of reportgen/locale/*/LC_MESSAGES/reportgen.po;
+# tests/test_i18n.py fails while one is missing. No .mo is made: a build compiles the .po in memory.
+catalogs: install
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --width 100 \
+	  --project reportgen --copyright-holder "reportgen authors" -o reportgen/locale/reportgen.pot .
+	$(BIN)/pybabel update -i reportgen/locale/reportgen.pot -d reportgen/locale -D reportgen \
+	  --width 100 --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) outputs/site build dist *.egg-info

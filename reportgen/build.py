@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -12,10 +14,11 @@ from .cache import Cache, content_key
 from .config import Config, load_config
 from .grid import RunSpec, check_frame_budget, expand_grid
 from .executors import make_executor
+from .i18n import localize_config, resolve_languages, translations
 from .progress import Progress
 from .render import cached_outcomes, default_jobs, make_task, media_key, place_media, render_runs
 from .results import RunResult, results_document, write_json
-from .site import write_pages
+from .site import write_language_index, write_pages
 
 log = logging.getLogger("reportgen")
 
@@ -34,6 +37,7 @@ class BuildOptions:
     device: str = "cpu"
     executor: str = "local"
     scheduler: str | None = None
+    lang: str | None = None  # "en", "zh-CN" or "all"; None: the config's ``lang``
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,16 @@ class BuildReport:
     results: list[RunResult]
     trained: bool
     rendered: int
+    languages: tuple[str, ...] = ("en",)
 
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Perform a full site build and return where it went."""
     progress = progress or Progress(quiet=True)
     config = load_config(options.config_path)
+    languages = resolve_languages(options.lang or config.lang)
+    # The built-in config's titles are translated; a user's config is shown as written.
+    localized = {lang: localize_config(config, translations(lang)) for lang in languages}
     specs = expand_grid(config)
     check_frame_budget(config, specs)
     protected = [Path.cwd() / "pyproject.toml", Path(__file__).resolve().parent]
@@ -62,9 +70,11 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     results, trained = train_runs(specs, cache, progress, options.device)
     formats = media_formats(config)
     animated = [r for r in results if r.spec.animate]
-    keys = {r.id: media_key(config, r, formats) for r in animated}
+    # Training is shared; the frames are drawn once per language, since their words differ.
+    keys = {(lang, r.id): media_key(localized[lang], r, formats, lang) for lang in languages for r in animated}
     outcomes = cached_outcomes(cache, list(keys.values()))
-    missing = [make_task(config, r, formats, cache) for r in animated if keys[r.id] not in outcomes]
+    missing = [make_task(localized[lang], r, formats, cache, lang)
+               for lang in languages for r in animated if keys[(lang, r.id)] not in outcomes]
     if missing:
         cache.remove_stale()
         jobs = options.jobs or default_jobs()
@@ -73,21 +83,41 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         with make_executor(options.executor, jobs, options.scheduler) as executor:
             with progress.stage(label, total=len(missing), unit="run") as advance:
                 outcomes.update(render_runs(missing, jobs, advance, executor))
-    log.info("media: %d rendered, %d from the cache", len(missing), len(animated) - len(missing))
+    log.info("media: %d rendered, %d from the cache", len(missing), len(keys) - len(missing))
 
     evidence = graph_evidence(results, cache)
 
     with output.staged_output(options.out) as stage:
-        for result in animated:
-            outcome = outcomes[keys[result.id]]
-            result.frames = outcome.frames
-            result.settle_iteration = outcome.settle_iteration
-            result.media = place_media(stage, result.id, outcome)
-        write_json(stage / "results.json", results_document(config, results))
-        with progress.stage("writing pages"):
-            write_pages(stage, config, results, evidence, rebuild_command(options))
+        first_json: Path | None = None
+        for lang in languages:
+            # One language fills the site; several each get a folder of their own, <out>/<lang>/.
+            folder = stage if len(languages) == 1 else stage / lang
+            folder.mkdir(exist_ok=True)
+            for result in animated:
+                outcome = outcomes[keys[(lang, result.id)]]
+                result.frames = outcome.frames
+                result.settle_iteration = outcome.settle_iteration
+                result.media = place_media(folder, result.id, outcome)
+            first_json = write_results(folder / "results.json", config, results, first_json)
+            with progress.stage(f"writing pages ({lang})"):
+                write_pages(folder, localized[lang], results, evidence, rebuild_command(options), lang, languages)
+        if len(languages) > 1:
+            write_language_index(stage, [(lang, localized[lang]) for lang in languages])
     out = options.out.resolve()
-    return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=len(missing))
+    return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=len(missing),
+                       languages=languages)
+
+
+def write_results(path: Path, config: Config, results: Sequence[RunResult], same_as: Path | None) -> Path:
+    """Write results.json; every language's copy is the same file (its media paths are relative), so link it."""
+    if same_as is None:
+        write_json(path, results_document(config, results))
+        return path
+    try:
+        os.link(same_as, path)
+    except OSError:
+        shutil.copyfile(same_as, path)
+    return same_as
 
 
 def train_runs(
@@ -137,6 +167,8 @@ def rebuild_command(options: BuildOptions) -> str:
         parts.append(f"--config {options.config_path}")
     if options.out != DEFAULT_OUT:
         parts.append(f"--out {options.out}")
+    if options.lang is not None:
+        parts.append(f"--lang {options.lang}")
     return " ".join(parts)
 
 

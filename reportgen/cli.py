@@ -46,6 +46,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="render on local processes (default) or a dask.distributed cluster (pip install 'reportgen[dask]')")
     p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address; without it --executor dask starts a LocalCluster")
+    # Checked by build() (one line and exit 2 for an unknown language), not by argparse's usage dump.
+    p.add_argument("--lang", metavar="LANG",
+                   help="language of the report: en, zh-CN, or all (each in <out>/<lang>/); default: the config's lang, else en")
     p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
 
@@ -66,7 +69,7 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     options = BuildOptions(config_path=args.config, out=args.out, jobs=args.jobs, use_cache=not args.no_cache,
-                           device=args.device, executor=args.executor, scheduler=args.scheduler)
+                           device=args.device, executor=args.executor, scheduler=args.scheduler, lang=args.lang)
     report = build(options, Progress(quiet=args.quiet))
     counts: dict[str, int] = {}
     for r in report.results:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .exceptions import ConfigError
+from .i18n import LANGUAGES
 
 DEFAULT_CONFIG_NAME = "default_config.toml"
 SWEEP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -72,7 +73,9 @@ RENDER_OPTIONS: tuple[Option, ...] = (
     Option("max_frames", int, 20_000, "Budget of frames over all animations of a build.", _between(1, 10_000_000)),
 )
 
-TOP_KEYS = ("title", "description", "defaults", "sweep", "render")
+TOP_KEYS = ("title", "description", "lang", "defaults", "sweep", "render")
+#: Languages a config may ask for (``--lang all`` on the command line builds every one).
+LANGS = tuple(LANGUAGES)
 SWEEP_KEYS = ("name", "title", "description", "vary", "animate")
 ANIMATE_MODES = ("all", "none", "corners")
 #: Without an ``animate`` key, a sweep of at most this many runs is animated whole, a larger one by its corners.
@@ -131,6 +134,7 @@ class Config:
     defaults: Params
     sweeps: tuple[Sweep, ...]
     render: RenderSettings
+    lang: str = "en"  # the language of the report; --lang overrides it
     source: str = "<default>"
     text: str = field(default="", repr=False, compare=False)
 
@@ -139,6 +143,7 @@ class Config:
         return {
             "title": self.title,
             "description": self.description,
+            "lang": self.lang,
             "defaults": self.defaults.to_dict(),
             "sweeps": [
                 {
@@ -250,6 +255,9 @@ def _validate(data: dict, errors: _Errors) -> Config | None:
 
     title = _coerce(data.get("title", "Gradient descent on a linear regression"), str, "title", errors)
     description = _coerce(data.get("description", ""), str, "description", errors)
+    lang = _coerce(data.get("lang", "en"), str, "lang", errors)
+    if lang is not None and lang not in LANGS:
+        errors.add("lang", f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
 
     params = Params(**_check_params(_table(data, "defaults", errors), "defaults", errors))
 
@@ -275,7 +283,8 @@ def _validate(data: dict, errors: _Errors) -> Config | None:
 
     if errors.items:
         return None
-    return Config(title=title, description=description, defaults=params, sweeps=tuple(sweeps), render=render)
+    return Config(title=title, description=description, defaults=params, sweeps=tuple(sweeps), render=render,
+                  lang=lang)
 
 
 def _check_params(table: dict, at: str, errors: _Errors) -> dict[str, Any]:

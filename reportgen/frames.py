@@ -9,7 +9,7 @@ onto a saved background: matplotlib blitting, on the Agg canvas.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Iterator
 
 import matplotlib
@@ -20,6 +20,8 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from .fonts import families, needs_cjk  # noqa: E402
+from .i18n import N_, Translations  # noqa: E402
 from .trajectory import DIVERGED  # noqa: E402
 
 #: Frame size in inches; at 80 dpi this is 800 x 360 pixels.
@@ -33,6 +35,33 @@ THRESHOLD_COLOR = "#ff7f0e"
 FLOOR_COLOR = "#2ca02c"
 #: Fit parameters are clamped to this magnitude before drawing (a diverged run grows without bound).
 CLAMP = 1e6
+
+
+@dataclass(frozen=True)
+class FrameLabels:
+    """The words of a frame, translated before they travel to a worker (plain strings only)."""
+
+    data: str = N_("data")
+    true_line: str = N_("true line y = %(slope)sx + %(intercept)s")
+    fit: str = N_("fit y = wx + b")
+    iteration: str = N_("iteration")
+    loss_axis: str = N_("loss (log scale)")
+    threshold: str = N_("stop threshold %(threshold)s")
+    threshold_off_axis: str = N_("stop threshold %(threshold)s (not on a log axis)")
+    floor: str = N_("loss floor %(floor)s")
+    loss: str = N_("loss")
+    diverged: str = N_("diverged at iteration %(iteration)s")
+    heading: str = N_("iteration %(t)s   w = %(w)s   b = %(b)s   loss = %(loss)s")
+    overflow: str = N_("overflow")
+
+    def texts(self) -> tuple[str, ...]:
+        """Return every label, for choosing the fonts that can draw them."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+def frame_labels(tr: Translations) -> FrameLabels:
+    """Return the frame labels in the language of ``tr``."""
+    return FrameLabels(**{f.name: tr.gettext(f.default) for f in fields(FrameLabels)})
 
 
 @dataclass(frozen=True)
@@ -53,11 +82,17 @@ class FrameJob:
     w: np.ndarray
     b: np.ndarray
     frame_every: int
+    labels: FrameLabels = field(default_factory=FrameLabels)
 
     @property
     def iterations(self) -> list[int]:
         """Iterations drawn: 0, every frame_every-th, and always the final one."""
         return frame_iterations(len(self.loss), self.frame_every)
+
+    @property
+    def needs_cjk(self) -> bool:
+        """True when the frame's words (labels or the config's title) need a CJK font."""
+        return needs_cjk((self.title, *self.labels.texts()))
 
 
 def frame_iterations(iterations_run: int, frame_every: int) -> list[int]:
@@ -68,10 +103,10 @@ def frame_iterations(iterations_run: int, frame_every: int) -> list[int]:
     return drawn
 
 
-def fmt4(value: float) -> str:
+def fmt4(value: float, overflow: str = "overflow") -> str:
     """Format a number to 4 decimals for a frame title (no array reprs, no 'nan')."""
     if not math.isfinite(value):
-        return "overflow"
+        return overflow
     if abs(value) >= 1e5:
         return f"{value:.4e}"
     return f"{value:.4f}"
@@ -80,8 +115,15 @@ def fmt4(value: float) -> str:
 class FrameRenderer:
     """One reusable figure that draws the frames of one run after another."""
 
-    def __init__(self, dpi: int = 80) -> None:
+    def __init__(self, dpi: int = 80, cjk: bool = False) -> None:
         self.dpi = dpi
+        sans, mono = families(cjk)
+        # Every text made below takes its font list now: DejaVu first, then the CJK font when asked for.
+        with matplotlib.rc_context({"font.family": list(sans)}):
+            self._build(dpi, mono)
+
+    def _build(self, dpi: int, mono: tuple[str, ...]) -> None:
+        """Make the figure and every artist, once."""
         self.fig = Figure(figsize=FIGSIZE, dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
         self.ax_fit, self.ax_loss = ax, lx = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
@@ -94,8 +136,9 @@ class FrameRenderer:
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         self.fit_legend = ax.legend(loc="upper left", fontsize=8, frameon=False)
+        # The CJK font has one weight: ask for bold only where every glyph has it.
         self.note = ax.text(0.97, 0.04, "", transform=ax.transAxes, ha="right", color=FIT_COLOR, fontsize=10,
-                            fontweight="bold", animated=True)
+                            fontweight="normal" if len(mono) > 1 else "bold", animated=True)
         lx.set_yscale("log")
         lx.set_xlabel("iteration")
         lx.set_ylabel("loss (log scale)")
@@ -105,7 +148,7 @@ class FrameRenderer:
         (self.loss_dot,) = lx.plot([], [], "o", color=LOSS_COLOR, ms=4, animated=True)
         self.loss_legend = lx.legend(loc="upper right", fontsize=8, frameon=False)
         self.suptitle = self.fig.suptitle("", fontsize=11, y=0.985)
-        self.title = self.fig.text(0.5, 0.885, "", ha="center", fontsize=12, family="monospace", animated=True)
+        self.title = self.fig.text(0.5, 0.885, "", ha="center", fontsize=12, family=list(mono), animated=True)
         self.job: FrameJob | None = None
 
     # ----------------------------------------------------------------- per run
@@ -126,7 +169,13 @@ class FrameRenderer:
         self.points.set_offsets(np.column_stack([job.x, job.y]))
         self.true_line.set_data(xs, true_y)
         self.fit_line.set_data(xs, xs * 0)
-        self.fit_legend.get_texts()[1].set_text(f"true line y = {job.slope:g}x + {job.intercept:g}")
+        words = job.labels
+        fit_texts = self.fit_legend.get_texts()
+        fit_texts[0].set_text(words.data)
+        fit_texts[1].set_text(words.true_line % {"slope": f"{job.slope:g}", "intercept": f"{job.intercept:g}"})
+        fit_texts[2].set_text(words.fit)
+        lx.set_xlabel(words.iteration)
+        lx.set_ylabel(words.loss_axis)
         self.xs = xs
 
         n = len(job.loss)
@@ -142,8 +191,10 @@ class FrameRenderer:
         self.floor_line.set_ydata([job.loss_floor] * 2)
         self.floor_line.set_visible(job.loss_floor > 0)
         texts = self.loss_legend.get_texts()
-        texts[0].set_text(f"stop threshold {job.threshold:g}" + ("" if job.threshold > 0 else " (not on a log axis)"))
-        texts[1].set_text(f"loss floor {job.loss_floor:.4f}")
+        threshold = words.threshold if job.threshold > 0 else words.threshold_off_axis
+        texts[0].set_text(threshold % {"threshold": f"{job.threshold:g}"})
+        texts[1].set_text(words.floor % {"floor": f"{job.loss_floor:.4f}"})
+        texts[2].set_text(words.loss)
         self.suptitle.set_text(job.title)
         self.loss_x = np.arange(n)
         self.loss_y = np.where(np.isfinite(job.loss), job.loss, np.nan)
@@ -161,9 +212,11 @@ class FrameRenderer:
         self.fit_line.set_ydata(np.clip(w * self.xs + b, *self.ylim))
         self.loss_line.set_data(self.loss_x[: t + 1], self.loss_y[: t + 1])
         self.loss_dot.set_data(self.loss_x[t : t + 1], self.loss_y[t : t + 1])
-        self.title.set_text(f"iteration {t}   w = {fmt4(job.w[t])}   b = {fmt4(job.b[t])}   loss = {fmt4(job.loss[t])}")
+        words, over = job.labels, job.labels.overflow
+        self.title.set_text(words.heading % {"t": t, "w": fmt4(job.w[t], over), "b": fmt4(job.b[t], over),
+                                             "loss": fmt4(job.loss[t], over)})
         final = t == len(job.loss) - 1
-        self.note.set_text(f"diverged at iteration {job.diverged_at}" if job.status == DIVERGED and final else "")
+        self.note.set_text(words.diverged % {"iteration": job.diverged_at} if job.status == DIVERGED and final else "")
         self.ax_fit.draw_artist(self.fit_line)
         self.ax_fit.draw_artist(self.note)
         for artist in (self.loss_line, self.loss_dot):

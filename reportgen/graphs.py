@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import unicodedata
 import warnings
 from collections import deque
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
+
+from .i18n import N_
 
 if TYPE_CHECKING:  # torch is imported lazily: only a build that trains pays for it
     import torch
@@ -35,6 +38,11 @@ COURSE_NAMES = {
     "mul": "wx", "add": "y_pred", "sub": "y - y_pred", "pow_1": "(y - y_pred)**2",
     "mul_1": "0.5*(y - y_pred)**2", "mean": "loss",
 }
+#: Titles and captions drawn in the graph SVGs (translated where the page is written).
+AUTOGRAD_TITLE = N_("PyTorch autograd graph of the course loss")
+AUTOGRAD_CAPTION = N_("autograd graph: grad_fn nodes, arrows follow next_functions to the leaves")
+FORWARD_TITLE = N_("Data-flow graph of the course loss")
+FORWARD_CAPTION = N_("data view: tensors are nodes, operations label the arrows")
 BRANCH_TRACE_INPUT = (1.0, 2.0, 3.0)
 BRANCH_PROBE_INPUT = (-1.0, -2.0, -3.0)
 
@@ -183,11 +191,9 @@ def _capture(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -> GraphEvidenc
     return GraphEvidence(
         torch_version=str(torch.__version__),
         autograd=autograd,
-        svg=render_svg(autograd, "PyTorch autograd graph of the course loss",
-                       "autograd graph: grad_fn nodes, arrows follow next_functions to the leaves"),
+        svg=render_svg(autograd, AUTOGRAD_TITLE, AUTOGRAD_CAPTION),
         forward=forward,
-        forward_svg=render_svg(forward, "Data-flow graph of the course loss",
-                               "data view: tensors are nodes, operations label the arrows"),
+        forward_svg=render_svg(forward, FORWARD_TITLE, FORWARD_CAPTION),
         tensors=tensors,
         non_leaf_grad_warning=_first_line(user[0]) if user else None,
         retain_grad=retain,
@@ -370,9 +376,9 @@ _COLOURS = {  # fill, stroke
 }
 
 
-def _lines(node: GraphNode) -> list[str]:
+def _lines(node: GraphNode, leaf: str = "leaf") -> list[str]:
     """Return the text lines drawn inside a node's box."""
-    lines = [f"{node.tensor} (leaf)" if node.kind == "leaf" else node.label]
+    lines = [f"{node.tensor} ({leaf})" if node.kind == "leaf" else node.label]
     if node.kind == "leaf" and node.label != node.tensor:
         lines.append(node.label)
     if node.shape is not None:
@@ -380,12 +386,17 @@ def _lines(node: GraphNode) -> list[str]:
     return lines
 
 
+def _width(text: str) -> float:
+    """Return the drawn width of ``text``: a wide (CJK) character takes two monospace cells."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text) * _CHAR_W
+
+
 def _num(v: float) -> str:
     return f"{v:.1f}".removesuffix(".0")
 
 
-def render_svg(graph: Graph, title: str, caption: str) -> str:
-    """Draw a graph with its root on top; return a standalone SVG document."""
+def render_svg(graph: Graph, title: str, caption: str, leaf: str = "leaf") -> str:
+    """Draw a graph with its root on top; return a standalone SVG document (``leaf`` marks the leaves)."""
     # Lay out with the root on top. The data view's edges point up, towards the loss.
     downward = graph.root not in {e.target for e in graph.edges}
     pairs = [(e.source, e.target) if downward else (e.target, e.source) for e in graph.edges]
@@ -402,8 +413,8 @@ def render_svg(graph: Graph, title: str, caption: str) -> str:
     sources = {u for u, _ in pairs}
     rank.update({i: bottom for i in ids if i not in sources})  # leaves and inputs share the bottom row
     rows = [[i for i in ids if rank[i] == r] for r in range(bottom + 1)]
-    width = {n.id: max(len(s) for s in _lines(n)) * _CHAR_W + 2 * _PAD for n in graph.nodes}
-    height = {n.id: len(_lines(n)) * _LINE_H + _PAD for n in graph.nodes}
+    width = {n.id: max(_width(s) for s in _lines(n, leaf)) + 2 * _PAD for n in graph.nodes}
+    height = {n.id: len(_lines(n, leaf)) * _LINE_H + _PAD for n in graph.nodes}
     up: dict[str, list[str]] = {i: [] for i in ids}
     down: dict[str, list[str]] = {i: [] for i in ids}
     routes = []
@@ -433,7 +444,7 @@ def render_svg(graph: Graph, title: str, caption: str) -> str:
     for row, h in zip(rows, row_h):
         y.update({i: top + h / 2 for i in row})
         top += h + _GAP_Y
-    total_w = max(max(x[i] + width[i] / 2 for i in x) + _MARGIN, len(caption) * _CHAR_W + 2 * _MARGIN)
+    total_w = max(max(x[i] + width[i] / 2 for i in x) + _MARGIN, _width(caption) + 2 * _MARGIN)
     total_h = top - _GAP_Y + _MARGIN
 
     # Spread the edges meeting one side of a box across it, in the order of where they come from.
@@ -473,7 +484,7 @@ def render_svg(graph: Graph, title: str, caption: str) -> str:
         w, h, cx, top = width[n.id], height[n.id], x[n.id], y[n.id] - height[n.id] / 2
         out.append(f'<rect x="{_num(cx - w / 2)}" y="{_num(top)}" width="{_num(w)}" height="{_num(h)}" '
                    f'rx="6" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>')
-        for j, line in enumerate(_lines(n)):
+        for j, line in enumerate(_lines(n, leaf)):
             bold = ' font-weight="bold"' if j == 0 else ""
             out.append(f'<text x="{_num(cx)}" y="{_num(top + _PAD / 2 + _LINE_H * j + 13)}" '
                        f'text-anchor="middle" fill="#111111"{bold}>{escape(line)}</text>')

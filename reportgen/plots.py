@@ -1,9 +1,11 @@
-"""Static figures of the report: one overlay of a sweep's loss curves, as SVG."""
+"""Static figures of the report: a sweep's loss curves and its heatmap, as SVG, in the page's language."""
 
 from __future__ import annotations
 
+import gettext
 import io
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import matplotlib
 
@@ -13,12 +15,31 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from .fonts import families, needs_cjk  # noqa: E402
 from .frames import FLOOR_COLOR, THRESHOLD_COLOR  # noqa: E402
+from .i18n import Translations  # noqa: E402
 from .results import RunResult  # noqa: E402
 
+ENGLISH = gettext.NullTranslations()
 
-def loss_overlay_svg(title: str, results: Sequence[RunResult]) -> str:
+
+@contextmanager
+def fonts_for(*texts: str) -> Iterator[None]:
+    """Make the figures created inside draw ``texts``: DejaVu, and the CJK font when a text needs it."""
+    sans, _ = families(needs_cjk(texts))
+    with matplotlib.rc_context({"font.family": list(sans)}):
+        yield
+
+
+def loss_overlay_svg(title: str, results: Sequence[RunResult], tr: Translations = ENGLISH) -> str:
     """Draw every run's loss curve of a sweep on one log axis, with thresholds and floors."""
+    words = {"threshold": tr.gettext("threshold %(value)s"), "floor": tr.gettext("floor %(value)s"),
+             "iteration": tr.gettext("iteration"), "loss": tr.gettext("loss (log scale)")}
+    with fonts_for(title, *words.values()):
+        return _loss_overlay_svg(title, results, words)
+
+
+def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str, str]) -> str:
     fig = Figure(figsize=(7.5, 3.6), dpi=100)
     FigureCanvasSVG(fig)
     ax = fig.subplots()
@@ -34,15 +55,15 @@ def loss_overlay_svg(title: str, results: Sequence[RunResult]) -> str:
         floors[round(r.analysis.loss_floor, 6)] = r.analysis.loss_floor
     for value in thresholds.values():
         ax.axhline(value, ls="--", lw=1, color=THRESHOLD_COLOR)
-        ax.annotate(f"threshold {value:g}", (1, value), xycoords=("axes fraction", "data"), ha="right",
+        ax.annotate(words["threshold"] % {"value": f"{value:g}"}, (1, value), xycoords=("axes fraction", "data"), ha="right",
                     va="bottom", fontsize=7, color=THRESHOLD_COLOR)
     for value in floors.values():
         ax.axhline(value, ls=":", lw=1.4, color=FLOOR_COLOR)
-        ax.annotate(f"floor {value:.4f}", (0, value), xycoords=("axes fraction", "data"), ha="left",
+        ax.annotate(words["floor"] % {"value": f"{value:.4f}"}, (0, value), xycoords=("axes fraction", "data"), ha="left",
                     va="top", fontsize=7, color=FLOOR_COLOR)
     ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("loss (log scale)")
+    ax.set_xlabel(words["iteration"])
+    ax.set_ylabel(words["loss"])
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, frameon=False, loc="upper right")
     fig.tight_layout()
@@ -53,8 +74,16 @@ def loss_overlay_svg(title: str, results: Sequence[RunResult]) -> str:
     return buffer.getvalue()
 
 
-def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]) -> str:
+def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], tr: Translations = ENGLISH) -> str:
     """Draw a 2-D sweep as a heatmap of stop iterations, statuses told apart, bounds overlaid."""
+    words = {"colorbar": tr.gettext("iterations to stop"), "bound": tr.gettext("stability bound 2/λmax"),
+             "floor": tr.gettext("loss floor"), "budget": tr.gettext("budget exhausted"),
+             "diverged": tr.gettext("diverged")}
+    with fonts_for(title, *words.values()):
+        return _heatmap_svg(title, keys, results, words)
+
+
+def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], words: dict[str, str]) -> str:
     from matplotlib import patheffects
     from matplotlib.colors import ListedColormap, LogNorm
     from matplotlib.patches import Patch
@@ -82,7 +111,7 @@ def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult])
         layer = np.ma.masked_where(status != code, np.ones_like(stop))
         ax.imshow(layer, cmap=ListedColormap([color]), aspect="auto", origin="lower", interpolation="nearest")
     if finite.size:
-        fig.colorbar(image, ax=ax, label="iterations to stop")
+        fig.colorbar(image, ax=ax, label=words["colorbar"])
 
     # Where theory puts the edges: lr = 2/lambda_max, and threshold = loss floor.
     bounds = {"lr": lambda r: r.analysis.lr_max, "threshold": lambda r: r.analysis.loss_floor}
@@ -96,7 +125,7 @@ def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult])
         # Each cell spans index ± 0.5: run the line across whole cells, as steps.
         line = np.repeat(np.arange(len(others)), 2) + np.tile([-0.5, 0.5], len(others))
         positions = np.repeat(positions, 2)
-        label = "stability bound 2/λmax" if axis_key == "lr" else "loss floor"
+        label = words["bound"] if axis_key == "lr" else words["floor"]
         style = {"color": "white", "ls": "--", "lw": 2, "label": label,
                  "path_effects": [patheffects.withStroke(linewidth=4, foreground="black")]}
         if axis_key == col_key:
@@ -108,7 +137,7 @@ def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult])
     ax.set_xlabel(col_key)
     ax.set_ylabel(row_key)
     ax.set_title(title, fontsize=10)
-    handles = [Patch(color="#c8c8c8", label="budget exhausted"), Patch(color="#8b1a1a", label="diverged")]
+    handles = [Patch(color="#c8c8c8", label=words["budget"]), Patch(color="#8b1a1a", label=words["diverged"])]
     handles += ax.get_legend_handles_labels()[0]
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 
 from .cache import Cache, content_key
 from .config import Config, RenderSettings, format_value
+from .i18n import DEFAULT_LANG, translations
 from .results import RunResult
 
 log = logging.getLogger("reportgen")
@@ -60,9 +61,10 @@ def render_task(task: RenderTask) -> RenderOutcome:
     from .frames import FINAL_HOLD, FrameRenderer
 
     renderers = _LOCAL.__dict__.setdefault("renderers", {})
-    renderer = renderers.get(task.dpi)
+    fonts = (task.dpi, task.job.needs_cjk)
+    renderer = renderers.get(fonts)
     if renderer is None:
-        renderer = renderers[task.dpi] = FrameRenderer(task.dpi)
+        renderer = renderers[fonts] = FrameRenderer(*fonts)
     cache = Cache(Path(task.cache_root))
     workdir = cache.new_entry(task.key)
     try:
@@ -97,35 +99,40 @@ def _outcome(key: str, folder: Path, meta: dict, cached: bool) -> RenderOutcome:
     return RenderOutcome(key, meta["frames"], meta["settle_iteration"], files, cached)
 
 
-def run_title(config: Config, result: RunResult) -> str:
+def run_title(config: Config, result: RunResult, lang: str = DEFAULT_LANG) -> str:
     """Return the frame heading of a run: its sweep and varied values."""
     sweep = next(s for s in config.sweeps if s.name == result.spec.sweep)
     values = ", ".join(f"{k} = {format_value(v)}" for k, v in result.spec.varied.items())
-    return f"{sweep.title}: {values}"
+    return translations(lang).gettext("%(sweep)s: %(values)s") % {"sweep": sweep.title, "values": values}
 
 
-def make_task(config: Config, result: RunResult, formats: tuple[str, ...], cache: Cache) -> RenderTask:
-    """Describe the rendering of one run, keyed by everything that shapes its pixels."""
-    from .frames import FrameJob
+def make_task(
+    config: Config, result: RunResult, formats: tuple[str, ...], cache: Cache, lang: str = DEFAULT_LANG
+) -> RenderTask:
+    """Describe the rendering of one run in ``lang``, keyed by everything that shapes its pixels."""
+    from .frames import FrameJob, frame_labels
 
     settings: RenderSettings = config.render
-    title = run_title(config, result)
+    title = run_title(config, result, lang)
     t, a, p = result.trajectory, result.analysis, result.spec.params
-    key = media_key(config, result, formats)
+    key = media_key(config, result, formats, lang)
     job = FrameJob(
         run_id=result.id, title=title, x=result.data.x, y=result.data.y, slope=p.slope, intercept=p.intercept,
         threshold=p.threshold, loss_floor=a.loss_floor, status=t.status, diverged_at=t.diverged_at,
-        loss=t.loss, w=t.w, b=t.b, frame_every=settings.frame_every,
+        loss=t.loss, w=t.w, b=t.b, frame_every=settings.frame_every, labels=frame_labels(translations(lang)),
     )
     return RenderTask(key, job, formats, settings.fps, settings.dpi, str(cache.root))
 
 
-def media_key(config: Config, result: RunResult, formats: tuple[str, ...]) -> str:
-    """Return the hash of everything that shapes a run's media (no training data needed)."""
+def media_key(config: Config, result: RunResult, formats: tuple[str, ...], lang: str = DEFAULT_LANG) -> str:
+    """Return the hash of everything that shapes a run's media (no training data needed), words included."""
+    from .frames import frame_labels
+
     settings = config.render
     return content_key("media", {
-        "params": result.spec.params.to_dict(), "title": run_title(config, result), "formats": list(formats),
+        "params": result.spec.params.to_dict(), "title": run_title(config, result, lang), "formats": list(formats),
         "frame_every": settings.frame_every, "fps": settings.fps, "dpi": settings.dpi,
+        "lang": lang, "labels": frame_labels(translations(lang)).texts(),
     })
 
 

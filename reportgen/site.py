@@ -8,6 +8,7 @@ import importlib.metadata
 import os
 import platform
 import shutil
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,13 +20,15 @@ from pygments.lexers import PythonLexer, TOMLLexer
 
 from .config import Config, format_value
 from .explain import excess_orders_counts, explain_stop, mode_rows, sweep_findings
+from .graphs import AUTOGRAD_CAPTION, AUTOGRAD_TITLE, FORWARD_CAPTION, FORWARD_TITLE, render_svg
+from .i18n import DEFAULT_LANG, LANGUAGES, N_, Translations, translations
 from .plots import heatmap_svg, loss_overlay_svg
 from .results import RunResult
 
 #: Sweeps larger than this get no table of runs and no overlay of loss curves, only their heatmap.
 TABLE_LIMIT = 60
 OVERLAY_LIMIT = 12
-STATUS_LABELS = {"stopped": "stopped", "budget_exhausted": "budget exhausted", "diverged": "diverged"}
+STATUS_LABELS = {"stopped": N_("stopped"), "budget_exhausted": N_("budget exhausted"), "diverged": N_("diverged")}
 
 
 def templates_dir() -> Path:
@@ -37,9 +40,11 @@ def templates_dir() -> Path:
     raise FileNotFoundError(f"reportgen templates not found next to {here}")
 
 
-def make_environment() -> jinja2.Environment:
-    """Build the one Jinja2 environment of the project, with its filters."""
+def make_environment(tr: Translations | None = None) -> jinja2.Environment:
+    """Build the one Jinja2 environment of the project, with its filters and the translations ``tr``."""
+    tr = tr or translations(DEFAULT_LANG)
     env = jinja2.Environment(
+        extensions=["jinja2.ext.i18n"],
         loader=jinja2.FileSystemLoader(templates_dir()),
         autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
         undefined=jinja2.StrictUndefined,
@@ -49,7 +54,10 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters["num"] = format_number
     env.filters["value"] = format_value
-    env.filters["status"] = lambda s: STATUS_LABELS.get(s, s)
+    # Whitespace inside {% trans %} is collapsed, as babel.cfg extracts it (trimmed = true).
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["status"] = lambda s: tr.gettext(STATUS_LABELS[s]) if s in STATUS_LABELS else s
     env.filters["varied"] = lambda varied: ", ".join(f"{k} = {format_value(v)}" for k, v in varied.items())
     return env
 
@@ -93,10 +101,15 @@ def versions() -> dict[str, str]:
 
 
 def write_pages(
-    out: Path, config: Config, results: Sequence[RunResult], evidence: Any, command: str
+    out: Path, config: Config, results: Sequence[RunResult], evidence: Any, command: str,
+    lang: str = DEFAULT_LANG, languages: Sequence[str] = (DEFAULT_LANG,),
 ) -> list[Path]:
-    """Render every page and its figures into ``out``; return the pages written."""
-    env = make_environment()
+    """Render every page and its figures into ``out`` in ``lang``; return the pages written.
+
+    ``languages`` lists every language of this build: each page links to the others (``../<lang>/``).
+    """
+    tr = translations(lang)
+    env = make_environment(tr)
     assets, figures = out / "assets", out / "figures"
     assets.mkdir(exist_ok=True)
     figures.mkdir(exist_ok=True)
@@ -108,13 +121,16 @@ def write_pages(
     for sweep in config.sweeps:
         runs = by_sweep[sweep.name]
         if runs and len(runs) <= OVERLAY_LIMIT:
-            (figures / f"loss-{sweep.name}.svg").write_text(loss_overlay_svg(sweep.title, runs), "utf-8")
+            (figures / f"loss-{sweep.name}.svg").write_text(loss_overlay_svg(sweep.title, runs, tr), "utf-8")
         if runs and len(sweep.vary) == 2:
             keys = tuple(sweep.vary)
-            (figures / f"heatmap-{sweep.name}.svg").write_text(heatmap_svg(sweep.title, keys, runs), "utf-8")
+            (figures / f"heatmap-{sweep.name}.svg").write_text(heatmap_svg(sweep.title, keys, runs, tr), "utf-8")
     if evidence is not None:
-        (figures / "autograd-graph.svg").write_text(evidence.svg, "utf-8")
-        (figures / "forward-graph.svg").write_text(evidence.forward_svg, "utf-8")
+        leaf = tr.gettext("leaf")
+        (figures / "autograd-graph.svg").write_text(render_svg(
+            evidence.autograd, tr.gettext(AUTOGRAD_TITLE), tr.gettext(AUTOGRAD_CAPTION), leaf), "utf-8")
+        (figures / "forward-graph.svg").write_text(render_svg(
+            evidence.forward, tr.gettext(FORWARD_TITLE), tr.gettext(FORWARD_CAPTION), leaf), "utf-8")
 
     context = {
         "config": config,
@@ -136,9 +152,31 @@ def write_pages(
         "command": command,
         "built": build_time(),
         "defaults": config.defaults,
+        "lang": lang,
+        # The other languages of this build, each a sibling folder.
+        "switch": [(code, LANGUAGES[code]) for code in languages if code != lang],
     }
     page = env.get_template("index.html").render(**context)
     path = out / "index.html"
     path.write_text(page, "utf-8")
     (out / ".nojekyll").write_text("")
     return [path]
+
+
+@dataclass(frozen=True)
+class LanguageLink:
+    """One language of a multi-language build, as the root page lists it."""
+
+    lang: str
+    name: str  # the language's name in that language
+    title: str  # the report's title in that language
+
+
+def write_language_index(out: Path, sites: Sequence[tuple[str, Config]]) -> Path:
+    """Write ``out/index.html``: a plain page linking to each language's folder (no script, no redirect)."""
+    links = [LanguageLink(lang, LANGUAGES[lang], config.title) for lang, config in sites]
+    page = make_environment().get_template("languages.html").render(sites=links)
+    path = out / "index.html"
+    path.write_text(page, "utf-8")
+    (out / ".nojekyll").write_text("")
+    return path
