@@ -1,7 +1,8 @@
 """The default report in a real browser: Debian's chromium driven by Playwright.
 
 Opened from disk and from http://127.0.0.1 under a sub-path, as GitHub Pages
-serves a project site. In CI this test must run: a missing browser fails it.
+serves a project site; in English and, built with --lang all, in Chinese. In CI
+this test must run: a missing browser fails it.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
 from reportgen.build import BuildOptions, build
+from reportgen.i18n import catalog_path
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -34,6 +38,14 @@ def site(tmp_path_factory):
         pytest.skip(f"{CHROMIUM} not installed")
     root = tmp_path_factory.mktemp("browser")
     report = build(BuildOptions(out=root / "site", jobs=2))
+    return report.out
+
+
+@pytest.fixture(scope="module")
+def both(site):
+    """The same report in every language (--lang all), beside the English one: its training is reused."""
+    report = build(BuildOptions(out=site.parent / "both", jobs=2, lang="all"))
+    assert not report.trained
     return report.out
 
 
@@ -145,5 +157,79 @@ def test_readable_at_phone_and_desktop_width(browser, site, server, width):
     assert page.evaluate("[...document.images].every(i => i.alt)")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"http-{width}.png"), full_page=True)
+    assert problems == []
+    context.close()
+
+
+# --------------------------------------------------------------------------- the Chinese report
+
+PAGE_TEXT = """() => {
+    const body = document.body.cloneNode(true);
+    body.querySelectorAll('pre, code, details.code').forEach(e => e.remove());  // code stays as it is
+    const attrs = [...document.querySelectorAll('[alt], [aria-label]')]
+        .map(e => (e.getAttribute('alt') || '') + ' ' + (e.getAttribute('aria-label') || ''));
+    return body.textContent + ' ' + attrs.join(' ');
+}"""
+
+
+def english_sentences() -> set[str]:
+    """Return the catalog's English phrases of 3 or more words (code, tags and placeholders cut out)."""
+    with catalog_path("zh-CN").open("rb") as po:
+        catalog = read_po(po)
+    phrases = set()
+    for message in catalog:
+        for msgid in message.id if isinstance(message.id, tuple) else (message.id,):
+            text = re.sub(r"<code>.*?</code>|<[^>]+>|%\(\w+\)[sd]|&lt;", "\n", msgid)
+            for phrase in text.split("\n"):
+                phrase = " ".join(phrase.split())
+                if len(re.findall(r"[A-Za-z]{2,}", phrase)) >= 3:
+                    phrases.add(phrase)
+    return phrases
+
+
+def untranslated(page) -> list[str]:
+    text = " ".join(page.evaluate(PAGE_TEXT).split())
+    return sorted(p for p in english_sentences() if p in text)
+
+
+def test_chinese_page_from_disk(browser, both):
+    zh = both / "zh-CN"
+    context, page, problems, _ = open_page(browser, (zh / "index.html").as_uri(), ("file://", "data:"))
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    check_page(page, zh)
+    assert len(english_sentences()) > 50
+    assert untranslated(page) == []
+    assert "为什么停止，又为什么没有停止？" in page.inner_text("main")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "zh-CN-file-1280.png"), full_page=True)
+    # The language switch is a plain relative link to the sibling folder.
+    page.click('nav.languages a[hreflang="en"]')
+    page.wait_for_load_state("load")
+    assert page.url == (both / "en" / "index.html").as_uri()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert problems == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_chinese_page_readable_at_phone_and_desktop_width(browser, both, width):
+    url = (both / "zh-CN" / "index.html").as_uri()
+    context, page, problems, _ = open_page(browser, url, ("file://", "data:"), width)
+    overflow = page.evaluate("document.documentElement.scrollWidth")
+    assert overflow <= width, f"page is {overflow}px wide at {width}px"
+    assert page.evaluate("[...document.images].every(i => i.alt)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"zh-CN-{width}.png"), full_page=True)
+    assert problems == []
+    context.close()
+
+
+def test_root_page_links_to_each_language(browser, both):
+    context, page, problems, _ = open_page(browser, (both / "index.html").as_uri(), ("file://", "data:"))
+    links = page.evaluate("[...document.querySelectorAll('a')].map(a => a.getAttribute('href'))")
+    assert links == ["en/index.html", "zh-CN/index.html"]
+    page.click('a[hreflang="zh-CN"]')
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
     assert problems == []
     context.close()

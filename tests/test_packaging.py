@@ -1,4 +1,4 @@
-"""The wheel carries the package, its default config and the templates."""
+"""The wheel carries the package, its default config, the templates and the translation catalogs."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ def test_wheel_contains_templates_and_default_config(tmp_path):
     assert "reportgen/cli.py" in names
     templates = {p.relative_to(ROOT).as_posix() for p in (ROOT / "templates").rglob("*") if p.is_file()}
     assert templates and {f"reportgen/{t}" for t in templates} <= names
+    # The catalogs ship as .po (and the .pot); a build compiles them in memory, so no .mo is packaged.
+    assert {"reportgen/locale/reportgen.pot", "reportgen/locale/zh_CN/LC_MESSAGES/reportgen.po"} <= names
+    assert not [n for n in names if n.endswith(".mo")]
     entry = [n for n in names if n.endswith("entry_points.txt")]
     assert entry and "reportgen = reportgen.cli:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()
 
@@ -37,9 +40,11 @@ def test_installed_wheel_finds_its_templates(tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     code = (
         "import reportgen.site as s, reportgen.config as c;"
-        "print(s.templates_dir()); s.make_environment().get_template('index.html'); c.load_config()"
+        "print(s.templates_dir()); s.make_environment().get_template('index.html'); c.load_config();"
+        "import reportgen.i18n as i; print(i.catalog_path('zh-CN')); print(i.translations('zh-CN').gettext('Model'))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                           env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(site / "reportgen" / "templates")
+    assert proc.stdout.splitlines() == [str(site / "reportgen" / "templates"),
+                                        str(site / "reportgen/locale/zh_CN/LC_MESSAGES/reportgen.po"), "模型"]
