@@ -36,11 +36,17 @@ install-test: $(BIN)/python
 	$(BIN)/python -m pip install -q $(PIP_ARGS) -e ".[test]"
 
 # The browser tests drive Debian's chromium (Playwright's own browser download is not used).
+# A system CJK font lets its screenshots of the zh-CN page show Chinese (the figures carry their own font).
 browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: install Debian's chromium (/usr/bin/chromium) to run the browser tests"; fi; \
+	fi
+	@if command -v fc-list >/dev/null && [ -z "$$(fc-list :lang=zh-cn)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
+	  else echo "note: install a CJK font (Debian: fonts-noto-cjk) to see Chinese in the browser screenshots"; fi; \
 	fi
 
 # Messages come from the templates, the Python code and the built-in config (babel.cfg). After
