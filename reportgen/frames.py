@@ -120,9 +120,9 @@ class FrameRenderer:
         sans, mono = families(cjk)
         # Every text made below takes its font list now: DejaVu first, then the CJK font when asked for.
         with matplotlib.rc_context({"font.family": list(sans)}):
-            self._build(dpi, mono)
+            self._build(dpi, mono, cjk)
 
-    def _build(self, dpi: int, mono: tuple[str, ...]) -> None:
+    def _build(self, dpi: int, mono: tuple[str, ...], cjk: bool) -> None:
         """Make the figure and every artist, once."""
         self.fig = Figure(figsize=FIGSIZE, dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
@@ -138,7 +138,7 @@ class FrameRenderer:
         self.fit_legend = ax.legend(loc="upper left", fontsize=8, frameon=False)
         # The CJK font has one weight: ask for bold only where every glyph has it.
         self.note = ax.text(0.97, 0.04, "", transform=ax.transAxes, ha="right", color=FIT_COLOR, fontsize=10,
-                            fontweight="normal" if len(mono) > 1 else "bold", animated=True)
+                            fontweight="normal" if cjk else "bold", animated=True)
         lx.set_yscale("log")
         lx.set_xlabel("iteration")
         lx.set_ylabel("loss (log scale)")

@@ -15,9 +15,12 @@ import gettext
 import io
 import tomllib
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from .exceptions import ConfigError
+
+if TYPE_CHECKING:  # config.py imports this module for LANGUAGES
+    from .config import Config
 
 DOMAIN = "reportgen"
 DEFAULT_LANG = "en"
@@ -81,7 +84,7 @@ def translations(lang: str) -> Translations:
 # --------------------------------------------------------------------------- the built-in config
 
 
-def localize_config(config: Any, tr: Translations) -> Any:
+def localize_config(config: Config, tr: Translations) -> Config:
     """Translate the titles and descriptions of the built-in config; a user's config is left as written."""
     if config.source != "<default>":
         return config
