@@ -132,17 +132,18 @@ def write_pages(
         (figures / "forward-graph.svg").write_text(render_svg(
             evidence.forward, tr.gettext(FORWARD_TITLE), tr.gettext(FORWARD_CAPTION), leaf), "utf-8")
 
+    modes = {name: mode_rows(rs) for name, rs in by_sweep.items()}
     context = {
         "config": config,
         "sweeps": config.sweeps,
         "by_sweep": by_sweep,
         "stops": {r.id: explain_stop(r) for r in results},
-        "modes": {name: mode_rows(rs) for name, rs in by_sweep.items()},
-        "excess_explains": {name: excess_orders_counts(mode_rows(rs)) for name, rs in by_sweep.items()},
+        "modes": modes,
+        "excess_explains": {name: excess_orders_counts(rows) for name, rows in modes.items()},
         "findings": {name: sweep_findings(name, rs) for name, rs in by_sweep.items() if rs},
         # The theory table lists the 1-D sweeps; a 2-D sweep has its heatmap instead.
-        "all_modes": mode_rows([r for s in config.sweeps if len(s.vary) == 1 and len(by_sweep[s.name]) <= TABLE_LIMIT
-                                for r in by_sweep[s.name]]),
+        "all_modes": [row for s in config.sweeps if len(s.vary) == 1 and len(by_sweep[s.name]) <= TABLE_LIMIT
+                      for row in modes[s.name]],
         "loop_html": highlight(training_loop_source(), PythonLexer(), formatter),
         "config_html": highlight(config.text or "", TOMLLexer(), formatter),
         "evidence": evidence,
