@@ -2,6 +2,7 @@
 #   make report   install, then build the site from the built-in config
 #   make test     install with the test extras, then run the whole test suite
 #   make catalogs re-extract the report's messages and merge them into every translation
+#   make golden   rewrite tests/golden/ after an intended change to the tiny project's numbers or words
 #
 # TORCH chooses the PyTorch build. The default, torch==2.13.0, is a CPU wheel;
 # on another platform pass e.g. TORCH="torch==2.5.1" or TORCH="torch" (with
@@ -15,7 +16,7 @@ PIP_ARGS ?=
 ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: report test install install-test browser catalogs clean
+.PHONY: report test install install-test browser catalogs golden clean
 
 report: install
 	$(BIN)/reportgen build $(ARGS)
@@ -27,13 +28,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# The package is installed editable; compileall writes its bytecode once, as a wheel install would,
+# so that no command pays for compiling it (PYTHONDONTWRITEBYTECODE stops Python from caching it).
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q $(PIP_ARGS) "$(TORCH)"
 	$(BIN)/python -m pip install -q $(PIP_ARGS) -e .
+	$(BIN)/python -m compileall -q reportgen
 
 install-test: $(BIN)/python
 	$(BIN)/python -m pip install -q $(PIP_ARGS) "$(TORCH)"
 	$(BIN)/python -m pip install -q $(PIP_ARGS) -e ".[test]"
+	$(BIN)/python -m compileall -q reportgen
+
+# Rewrite tests/golden/ from the tiny project after an intended change to its numbers or words.
+golden: install-test
+	REPORTGEN_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
 
 # The browser tests drive Debian's chromium (Playwright's own browser download is not used).
 # A system CJK font lets its screenshots of the zh-CN page show Chinese (the figures carry their own font).

@@ -91,10 +91,10 @@ def memory_probe(n_frames: int) -> None:
     """Render one synthetic run of exactly ``n_frames`` frames; print measurements as JSON."""
     import numpy as np
 
+    from reportgen.animation import FrameJob
     from reportgen.config import load_config
-    from reportgen.frames import FrameJob
     from reportgen.render import RenderTask, render_task
-    from reportgen.trajectory import BUDGET_EXHAUSTED
+    from reportgen.trajectory import Status
 
     import reportgen.encode  # noqa: F401 - loaded before the baseline, as render_task loads it
 
@@ -116,7 +116,7 @@ def memory_probe(n_frames: int) -> None:
     loss = (0.5 * np.mean((y[None, :] - (w[:, None] * x[None, :] + b[:, None])) ** 2, axis=1)).astype(np.float32)
     job = FrameJob(
         run_id=f"probe-{n_frames}", title=f"memory probe: {n_frames} frames", x=x, y=y, slope=p.slope,
-        intercept=p.intercept, threshold=p.threshold, loss_floor=floor, status=BUDGET_EXHAUSTED,
+        intercept=p.intercept, threshold=p.threshold, loss_floor=floor, status=Status.BUDGET_EXHAUSTED,
         diverged_at=None, loss=loss, w=w, b=b, frame_every=settings.frame_every,
     )
     assert len(job.iterations) == n_frames
@@ -168,7 +168,7 @@ def render_usual(jobs: list, out: Path, fps: int, dpi: int) -> tuple[int, int]:
     import numpy as np
     from matplotlib.animation import FFMpegWriter, FuncAnimation, PillowWriter
 
-    from reportgen.frames import FIGSIZE
+    from reportgen.animation import FIGSIZE
 
     matplotlib.rcParams["animation.ffmpeg_path"] = imageio_ffmpeg.get_ffmpeg_exe()
     calls = draws = 0
@@ -273,8 +273,8 @@ def main() -> None:
             last = {r.spec.sweep: r for r in results}
             results = list(last.values())
         jobs_c = default_jobs()
-        tasks_b = [make_task(config, r, FORMATS, Cache(tmp / "cache-b")) for r in results]
-        tasks_c = [make_task(config, r, FORMATS, Cache(tmp / "cache-c")) for r in results]
+        tasks_b = [make_task(config, r, FORMATS, Cache(tmp / "cache-b"), "en") for r in results]
+        tasks_c = [make_task(config, r, FORMATS, Cache(tmp / "cache-c"), "en") for r in results]
         frame_jobs = [t.job for t in tasks_b]
         frames = sum(len(j.iterations) for j in frame_jobs)
         settings = config.render

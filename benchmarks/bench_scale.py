@@ -21,7 +21,6 @@ import resource
 import sys
 import tempfile
 import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 WORKERS = (1, 2, 4)
@@ -35,13 +34,6 @@ def peak_rss_mib() -> float:
 def linspace(lo: float, hi: float, n: int) -> list[float]:
     # Rounded so run ids and the TOML stay short; 6 significant digits keep every value distinct.
     return [float(f"{lo + (hi - lo) * i / (n - 1):.6g}") for i in range(n)]
-
-
-def version_of(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 # --------------------------------------------------------------------------- (a) a 100 x 100 grid
@@ -62,6 +54,8 @@ def bench_grid(side: int, iters: int) -> None:
     from reportgen.analysis import analyse
     from reportgen.config import parse_config
     from reportgen.grid import expand_grid
+    from reportgen.i18n import translations
+    from reportgen.languages import DEFAULT
     from reportgen.plots import heatmap_svg
     from reportgen.results import RunResult
     from reportgen.train import draw_data, train_grid
@@ -86,7 +80,7 @@ def bench_grid(side: int, iters: int) -> None:
     trajectories = stage(f"train_grid ({iters} iterations, batched)", lambda: train_grid(specs, data))
     analyses = stage("analyse (per run)", lambda: [analyse(d, s.params) for s, d in zip(specs, data)])
     results = [RunResult(s, d, t, a) for s, d, t, a in zip(specs, data, trajectories, analyses)]
-    stage("heatmap (SVG)", lambda: heatmap_svg("Scale", ("slope", "lr"), results))
+    stage("heatmap (SVG)", lambda: heatmap_svg("Scale", ("slope", "lr"), results, translations(DEFAULT)))
 
     statuses: dict[str, int] = {}
     for t in trajectories:
@@ -113,28 +107,22 @@ def bench_grid(side: int, iters: int) -> None:
 
 
 def bench_render(count: int, root: Path) -> None:
-    from reportgen.build import media_formats, train_runs
-    from reportgen.cache import Cache
+    from harness import render_fresh, trained
+
     from reportgen.config import load_config
     from reportgen.executors import make_executor
-    from reportgen.grid import expand_grid
-    from reportgen.progress import Progress
-    from reportgen.render import make_task, render_runs
 
     config = load_config()
-    results, _ = train_runs(expand_grid(config), Cache(root / "train", enabled=False), Progress(quiet=True))
+    results = trained(config, root)
     step = max(1, len(results) // count)
     picked = results[::step][:count]  # spread over every sweep: short, long and diverged runs
-    formats = media_formats(config)
-    frames = sum(len(make_task(config, r, formats, Cache(root)).job.iterations) for r in picked)
+    formats = config.render.formats
+    frames: set[int] = set()
 
     def render(label: str, jobs: int, executor=None) -> float:
-        tasks = [make_task(config, r, formats, Cache(root / label)) for r in picked]  # a fresh cache each time
-        start = time.perf_counter()
-        outcomes = render_runs(tasks, jobs, executor=executor)
-        seconds = time.perf_counter() - start
-        drawn = sum(o.frames for o in outcomes.values())
-        assert drawn == frames and not any(o.cached for o in outcomes.values()), (label, drawn, frames)
+        # jobs only chooses render_runs' parallel path with an executor; the cluster's size sets the parallelism.
+        seconds, drawn = render_fresh(config, picked, root / label, jobs, executor)
+        frames.add(drawn)
         return seconds
 
     rows = []  # (label, cluster start, cold render, warm render)
@@ -151,6 +139,8 @@ def bench_render(count: int, root: Path) -> None:
     rows.append(("local process pool, jobs=2 (a new pool per call)", None, render("local-2", 2), None))
 
     _, _, base_cold, base_warm = rows[0]
+    assert len(frames) == 1, f"every pass must draw the same frames: {frames}"
+    frames = frames.pop()
     print(f"## (b) rendering {len(picked)} default-grid runs, {frames} frames, {' + '.join(formats)} + poster "
           f"({config.render.dpi} dpi), each pass into a fresh cache")
     print()
@@ -184,9 +174,11 @@ def main() -> None:
 
     import torch
 
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), dask {version_of('dask')}, "
-          f"distributed {version_of('distributed')}, python {sys.version.split()[0]}, "
-          f"{len(os.sched_getaffinity(0))} usable cores")
+    from reportgen.views import versions
+
+    found = versions("dask", "distributed")
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), dask {found['dask']}, "
+          f"distributed {found['distributed']}, python {found['Python']}, {len(os.sched_getaffinity(0))} usable cores")
     print()
     started = time.perf_counter()
     bench_grid(args.side, args.iters)

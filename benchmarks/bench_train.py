@@ -8,18 +8,14 @@ Run: python benchmarks/bench_train.py [--runs N] [--iters N] [--sample N]
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from course_loop import course_loop  # noqa: E402  (the tests' reference per-run loop)
-
-from reportgen.config import Params  # noqa: E402
-from reportgen.grid import RunSpec  # noqa: E402
-from reportgen.train import draw_data, train_grid  # noqa: E402
+from reportgen.config import Params
+from reportgen.course import course_loop
+from reportgen.grid import RunSpec
+from reportgen.train import draw_data, train_grid
 
 
 def grid(n_runs: int, iters: int) -> list[RunSpec]:

@@ -36,10 +36,9 @@ class Analysis:
     w_star: float
     b_star: float
     loss_floor: float
-    initial_loss: float
     hessian: tuple[tuple[float, float], tuple[float, float]]
     hessian_eigenvalues: tuple[float, float]  # ascending
-    eigenvectors: tuple[tuple[float, float], tuple[float, float]]  # columns, as eigenvalues
+    eigenvectors: tuple[tuple[float, float], tuple[float, float]]  # columns, in the order of the eigenvalues
     condition_number: float
     lr_max: float
     contraction: tuple[float, float]  # |1 - lr*lambda_i| per step
@@ -62,7 +61,6 @@ def analyse(data: RunData, params: Params) -> Analysis:
     theta_star = np.linalg.lstsq(hessian, rhs, rcond=None)[0]
     w_star, b_star = (float(v) for v in theta_star)
     loss_floor = float(np.mean(0.5 * (y - w_star * x - b_star) ** 2))
-    initial_loss = float(np.mean(0.5 * (y - data.w0 * x) ** 2))
 
     eigenvalues, vectors = np.linalg.eigh(hessian)
     lam_min, lam_max = (float(v) for v in eigenvalues)
@@ -76,7 +74,6 @@ def analyse(data: RunData, params: Params) -> Analysis:
         w_star=w_star,
         b_star=b_star,
         loss_floor=loss_floor,
-        initial_loss=initial_loss,
         hessian=((float(hessian[0, 0]), float(hessian[0, 1])), (float(hessian[1, 0]), float(hessian[1, 1]))),
         hessian_eigenvalues=(lam_min, lam_max),
         eigenvectors=((float(vectors[0, 0]), float(vectors[0, 1])), (float(vectors[1, 0]), float(vectors[1, 1]))),

@@ -1,24 +1,26 @@
-"""Perform a full site build: config -> grid -> training -> analysis -> frames -> site."""
+"""Perform a full site build: config -> grid -> training -> analysis -> media -> figures -> pages."""
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from . import output
+from . import languages, output
 from .cache import Cache, content_key
 from .config import Config, load_config
+from .evidence import GraphEvidence
+from .exceptions import ConfigError
+from .explain import explain_stop
+from .figures import draw_figures
 from .grid import RunSpec, check_frame_budget, expand_grid
-from .executors import make_executor
-from .i18n import localize_config, resolve_languages, translations
+from .i18n import translations
 from .progress import Progress
-from .render import cached_outcomes, default_jobs, make_task, media_key, place_media, render_runs
-from .results import RunResult, results_document, write_json
-from .site import write_language_index, write_pages
+from .render import render_media
+from .results import RunResult, results_document
+from .site import write_site
+from .views import page_view
 
 log = logging.getLogger("reportgen")
 
@@ -37,7 +39,7 @@ class BuildOptions:
     device: str = "cpu"
     executor: str = "local"
     scheduler: str | None = None
-    lang: str | None = None  # "en", "zh-CN" or "all"; None: the config's ``lang``
+    lang: str | None = None  # "en", "zh-CN" or "all", in any spelling; None: the config's ``lang``
 
 
 @dataclass(frozen=True)
@@ -49,75 +51,60 @@ class BuildReport:
     results: list[RunResult]
     trained: bool
     rendered: int
-    languages: tuple[str, ...] = ("en",)
+    languages: tuple[str, ...] = (languages.DEFAULT,)
 
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Perform a full site build and return where it went."""
     progress = progress or Progress(quiet=True)
     config = load_config(options.config_path)
-    languages = resolve_languages(options.lang or config.lang)
-    # The built-in config's titles are translated; a user's config is shown as written.
-    localized = {lang: localize_config(config, translations(lang)) for lang in languages}
+    langs = report_languages(options.lang, config)
     specs = expand_grid(config)
     check_frame_budget(config, specs)
-    protected = [Path.cwd() / "pyproject.toml", Path(__file__).resolve().parent]
-    if options.config_path is not None:
-        protected.append(Path(options.config_path))
-    output.check_output_dir(options.out, protected)
+    output.check_output_dir(options.out, protected_paths(options))
     cache = Cache(options.out.resolve().parent / CACHE_DIR, enabled=options.use_cache)
 
     results, trained = train_runs(specs, cache, progress, options.device)
-    formats = media_formats(config)
-    animated = [r for r in results if r.spec.animate]
-    # Training is shared; the frames are drawn once per language, since their words differ.
-    keys = {(lang, r.id): media_key(localized[lang], r, formats, lang) for lang in languages for r in animated}
-    outcomes = cached_outcomes(cache, list(keys.values()))
-    missing = [make_task(localized[lang], r, formats, cache, lang)
-               for lang in languages for r in animated if keys[(lang, r.id)] not in outcomes]
-    if missing:
-        cache.remove_stale()
-        jobs = options.jobs or default_jobs()
-        label = f"rendering {len(missing)} animations ({jobs} jobs, {options.executor})"
-        # The executor starts only here: a fully cached build never starts a cluster.
-        with make_executor(options.executor, jobs, options.scheduler) as executor:
-            with progress.stage(label, total=len(missing), unit="run") as advance:
-                outcomes.update(render_runs(missing, jobs, advance, executor))
-    log.info("media: %d rendered, %d from the cache", len(missing), len(keys) - len(missing))
-
+    # The built-in config's titles are translated; a user's config is shown as written.
+    translated = {lang: config.translated(translations(lang).gettext) for lang in langs}
+    media, rendered = render_media(translated, results, config.render.formats, cache, progress,
+                                   options.jobs, options.executor, options.scheduler)
     evidence = graph_evidence(results, cache)
+    # A run's animation settles at the same iteration in every language: take the first one's.
+    settled = {r.id: media[(langs[0], r.id)].settle_iteration for r in results if (langs[0], r.id) in media}
+    stops = {r.id: explain_stop(r, settled.get(r.id)) for r in results}
+    command = rebuild_command(options)
+    pages = []
+    for lang in langs:
+        with progress.stage(f"drawing figures ({lang})"):
+            figures = draw_figures(translated[lang], results, evidence, lang, translations(lang), cache)
+        pages.append(page_view(translated[lang], lang, langs, results, media, stops, figures, evidence, command, cache))
+    document = results_document(config, results, {run_id: m for (lang, run_id), m in media.items()
+                                                  if lang == langs[0]})
 
-    with output.staged_output(options.out) as stage:
-        first_json: Path | None = None
-        for lang in languages:
-            # One language fills the site; several each get a folder of their own, <out>/<lang>/.
-            folder = stage if len(languages) == 1 else stage / lang
-            folder.mkdir(exist_ok=True)
-            for result in animated:
-                outcome = outcomes[keys[(lang, result.id)]]
-                result.frames = outcome.frames
-                result.settle_iteration = outcome.settle_iteration
-                result.media = place_media(folder, result.id, outcome)
-            first_json = write_results(folder / "results.json", config, results, first_json)
-            with progress.stage(f"writing pages ({lang})"):
-                write_pages(folder, localized[lang], results, evidence, rebuild_command(options), lang, languages)
-        if len(languages) > 1:
-            write_language_index(stage, [(lang, localized[lang]) for lang in languages])
+    with output.staged_output(options.out) as stage, progress.stage("writing pages"):
+        write_site(stage, pages, document, cache.root / "templates" if cache.enabled else None)
     out = options.out.resolve()
-    return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=len(missing),
-                       languages=languages)
+    return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=rendered,
+                       languages=langs)
 
 
-def write_results(path: Path, config: Config, results: Sequence[RunResult], same_as: Path | None) -> Path:
-    """Write results.json; every language's copy is the same file (its media paths are relative), so link it."""
-    if same_as is None:
-        write_json(path, results_document(config, results))
-        return path
-    try:
-        os.link(same_as, path)
-    except OSError:
-        shutil.copyfile(same_as, path)
-    return same_as
+def report_languages(flag: str | None, config: Config) -> tuple[str, ...]:
+    """Return the languages to build: the --lang flag's, else the config's."""
+    if flag is None:
+        return languages.resolve(config.lang)
+    lang = languages.normalize(flag)
+    if lang is None:
+        raise ConfigError(f"--lang {flag!r}: {languages.UNKNOWN}")
+    return languages.resolve(lang)
+
+
+def protected_paths(options: BuildOptions) -> list[Path]:
+    """Return what an output folder must never contain: the project and the config."""
+    protected = [Path.cwd() / "pyproject.toml", Path(__file__).resolve().parent]
+    if options.config_path is not None:
+        protected.append(Path(options.config_path))
+    return protected
 
 
 def train_runs(
@@ -144,7 +131,7 @@ def train_runs(
     return [RunResult(spec=s, data=d, trajectory=t, analysis=a) for s, d, t, a in zip(specs, data, trajectories, analyses)], True
 
 
-def graph_evidence(results: Sequence[RunResult], cache: Cache):
+def graph_evidence(results: Sequence[RunResult], cache: Cache) -> GraphEvidence | None:
     """Capture the computational-graph evidence from the first run's real data (cached)."""
     if not results:
         return None
@@ -153,7 +140,7 @@ def graph_evidence(results: Sequence[RunResult], cache: Cache):
                                  "w0": first.data.w0, "lr": first.spec.params.lr})
     evidence = cache.load_object("graphs", key)
     if evidence is None:
-        from .graphs import capture_graph_evidence  # imports torch
+        from .evidence import capture_graph_evidence  # imports torch
 
         evidence = capture_graph_evidence(first.data.x, first.data.y, first.data.w0, first.spec.params.lr)
         cache.store_object("graphs", key, evidence)
@@ -170,15 +157,3 @@ def rebuild_command(options: BuildOptions) -> str:
     if options.lang is not None:
         parts.append(f"--lang {options.lang}")
     return " ".join(parts)
-
-
-def media_formats(config: Config) -> tuple[str, ...]:
-    """Return the formats to write; MP4 is dropped with one warning when ffmpeg is missing."""
-    formats = config.render.formats
-    if "mp4" in formats:
-        from .encode import ffmpeg_exe
-
-        if ffmpeg_exe() is None:
-            log.warning("ffmpeg not found (imageio-ffmpeg); skipping MP4, writing the other formats")
-            formats = tuple(f for f in formats if f != "mp4")
-    return formats

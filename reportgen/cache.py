@@ -28,11 +28,11 @@ META = "meta.json"
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """Hash the package's own source, so a code change invalidates every entry."""
+    """Hash the package's own source and catalogs, so a change to either invalidates every entry."""
     digest = hashlib.sha256(__version__.encode())
     package = Path(__file__).resolve().parent
-    for path in sorted(package.glob("*.py")):
-        digest.update(path.name.encode())
+    for path in sorted([*package.glob("*.py"), *package.glob("locale/*/LC_MESSAGES/*.po")]):
+        digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -95,13 +95,16 @@ class Cache:
         os.replace(workdir, final)
         return final
 
-    def lookup(self, key: str) -> dict[str, Any] | None:
-        """Return a complete entry's meta, or None for a miss (absent, partial or corrupt)."""
+    def lookup(self, key: str, required: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """Return a complete entry's meta, or None for a miss (absent, partial, corrupt or lacking ``required``)."""
         if not self.enabled:
             return None
         folder = self.entry_dir(key)
         try:
             meta = json.loads((folder / META).read_text())
+            missing = [k for k in required if k not in meta]
+            if missing:
+                raise KeyError(f"meta.json lacks {missing[0]}")
             for name, info in meta["files"].items():
                 path = folder / name
                 if path.stat().st_size != info["size"] or file_digest(path) != info["sha256"]:
@@ -112,6 +115,25 @@ class Cache:
             log.warning("cache entry %s is damaged (%s); rebuilding it", key, exc)
             return None
         return meta
+
+    # ------------------------------------------------------------- text entries
+
+    def load_text(self, kind: str, key: str, suffix: str) -> str | None:
+        """Return a stored text, or None for a miss or an unreadable entry."""
+        if not self.enabled:
+            return None
+        try:
+            return (self.root / kind / f"{key}{suffix}").read_text("utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning("cache entry %s/%s is damaged (%s); rebuilding it", kind, key, exc)
+            return None
+
+    def store_text(self, kind: str, key: str, suffix: str, text: str) -> None:
+        folder = self.root / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(folder / f"{key}{suffix}", text.encode("utf-8"))
 
     # ------------------------------------------------------------- pickled objects
 

@@ -1,100 +1,86 @@
 """Read and validate a TOML config into typed objects.
 
-Every option is declared once below, with its type, default and a one-line
-description. Validation collects every problem it finds and raises a single
-:class:`ConfigError` listing them all, one line each.
+The schema is the dataclasses below. Each option is one field, declared once
+with :func:`option`: its type (the annotation), default, bounds or choices, and a
+one-line doc. Validation, the commented file ``reportgen init`` writes and the
+README's table of options are all made from those fields. Validation collects
+every problem and raises one :class:`ConfigError` listing them, one line each.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import re
 import tomllib
+import typing
+import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, Any, Callable, Iterator
 
+from . import languages
 from .exceptions import ConfigError
-from .i18n import LANGUAGES
+from .formatting import param
 
-DEFAULT_CONFIG_NAME = "default_config.toml"
+#: The built-in config's sweeps: the course homework. The rest of the built-in config is the schema's defaults.
+BUILTIN_SWEEPS = "default_config.toml"
 SWEEP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-FORMATS = ("gif", "mp4")
+ANIMATE_MODES = ("auto", "all", "none", "corners")
+#: Without an ``animate`` key, a sweep of at most this many runs is animated whole, a larger one by its corners.
+ANIMATE_LIMIT = 12
+
+Check = Callable[[Any], "str | None"]
 
 
-@dataclass(frozen=True)
-class Option:
-    """One config option: its type, default, bounds check and description."""
-
-    name: str
-    kind: type
-    default: Any
-    doc: str
-    check: Callable[[Any], str | None] = lambda v: None
+def option(default: Any, doc: str, check: Check | None = None, *, choices: tuple[str, ...] = (),
+           required: bool = False) -> Any:
+    """Declare a config option: its default, a one-line doc, and its bounds, choices or need."""
+    metadata = {"doc": doc, "check": check, "choices": choices, "required": required}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=tuple(default) if isinstance(default, list) else default, metadata=metadata)
 
 
-def _finite(v: float) -> str | None:
+def finite(v: float) -> str | None:
     return None if math.isfinite(v) else "must be a finite number"
 
 
-def _positive(v: float) -> str | None:
-    return _finite(v) or (None if v > 0 else "must be > 0")
+def positive(v: float) -> str | None:
+    return finite(v) or (None if v > 0 else "must be > 0")
 
 
-def _non_negative(v: float) -> str | None:
-    return _finite(v) or (None if v >= 0 else "must be >= 0")
+def non_negative(v: float) -> str | None:
+    return finite(v) or (None if v >= 0 else "must be >= 0")
 
 
-def _between(lo: int, hi: int) -> Callable[[int], str | None]:
+def between(lo: int, hi: int) -> Check:
     return lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}"
 
 
-PARAM_OPTIONS: tuple[Option, ...] = (
-    Option("slope", float, 2.0, "True slope of the line the data is drawn from.", _finite),
-    Option("intercept", float, 5.0, "True intercept of that line.", _finite),
-    Option("threshold", float, 1.0, "Stop when the loss is below this value.", _non_negative),
-    Option("lr", float, 0.05, "Learning rate of the gradient-descent update.", _positive),
-    Option("max_iters", int, 1000, "Iteration budget of the training loop.", _between(1, 1_000_000)),
-    Option("seed", int, 10, "torch.manual_seed for the data, noise and initial w.", _between(0, 2**63 - 1)),
-    Option("n_points", int, 20, "Number of data points.", _between(2, 100_000)),
-    Option("noise", float, 1.0, "Standard deviation of the Gaussian noise on y.", _non_negative),
-    Option("x_max", float, 10.0, "x is drawn uniformly from [0, x_max).", _positive),
-)
-PARAM_NAMES = tuple(o.name for o in PARAM_OPTIONS)
+def language(v: str) -> str | None:
+    return None if languages.normalize(v) else languages.UNKNOWN
 
-RENDER_OPTIONS: tuple[Option, ...] = (
-    Option("frame_every", int, 20, "Draw a frame every this many iterations.", _between(1, 1_000_000)),
-    Option("formats", list, ["gif", "mp4"], "Animation formats to write: gif, mp4."),
-    Option("fps", int, 10, "Frames per second of the animations.", _between(1, 60)),
-    Option("dpi", int, 80, "Resolution of the frames.", _between(30, 300)),
-    Option("max_frames", int, 20_000, "Budget of frames over all animations of a build.", _between(1, 10_000_000)),
-)
 
-TOP_KEYS = ("title", "description", "lang", "defaults", "sweep", "render")
-#: Languages a config may ask for (``--lang all`` on the command line builds every one).
-LANGS = tuple(LANGUAGES)
-SWEEP_KEYS = ("name", "title", "description", "vary", "animate")
-ANIMATE_MODES = ("all", "none", "corners")
-#: Without an ``animate`` key, a sweep of at most this many runs is animated whole, a larger one by its corners.
-ANIMATE_LIMIT = 12
+# --------------------------------------------------------------------------- the schema
 
 
 @dataclass(frozen=True)
 class Params:
-    """Every training parameter of one run."""
+    """Every training parameter of one run (the ``[defaults]`` table, and what a sweep varies)."""
 
-    slope: float = 2.0
-    intercept: float = 5.0
-    threshold: float = 1.0
-    lr: float = 0.05
-    max_iters: int = 1000
-    seed: int = 10
-    n_points: int = 20
-    noise: float = 1.0
-    x_max: float = 10.0
+    slope: float = option(2.0, "True slope of the line the data is drawn from.", finite)
+    intercept: float = option(5.0, "True intercept of that line.", finite)
+    threshold: float = option(1.0, "Stop at the first iteration whose loss is below this value.", non_negative)
+    lr: float = option(0.05, "Learning rate of the gradient-descent update.", positive)
+    max_iters: int = option(1000, "Iteration budget of the training loop.", between(1, 1_000_000))
+    seed: int = option(10, "torch.manual_seed for the data, the noise and the initial w.", between(0, 2**63 - 1))
+    n_points: int = option(20, "Number of data points.", between(2, 100_000))
+    noise: float = option(1.0, "Standard deviation of the Gaussian noise on y.", non_negative)
+    x_max: float = option(10.0, "x is drawn uniformly from [0, x_max).", positive)
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
@@ -104,73 +90,145 @@ class Params:
 
 
 @dataclass(frozen=True)
-class Sweep:
-    """A named grid: the Cartesian product of the values in ``vary``."""
+class RenderSettings:
+    """How animations are drawn and encoded (the ``[render]`` table)."""
 
-    name: str
-    title: str
-    description: str
-    vary: dict[str, tuple[Any, ...]]
-    animate: str | tuple[str | dict[str, Any], ...] = "auto"
+    frame_every: int = option(20, "Draw a frame every this many iterations.", between(1, 1_000_000))
+    formats: tuple[str, ...] = option(("gif", "mp4"), "Animation formats to write; [] trains and tabulates only.",
+                                      choices=("gif", "mp4"))
+    fps: int = option(10, "Frames per second of the animations.", between(1, 60))
+    dpi: int = option(80, "Resolution of the frames, in pixels per inch.", between(30, 300))
+    max_frames: int = option(20_000, "Refuse a build whose animations would need more frames than this.",
+                             between(1, 10_000_000))
 
 
 @dataclass(frozen=True)
-class RenderSettings:
-    """How animations are drawn and encoded."""
+class Sweep:
+    """A named grid (one ``[[sweep]]`` table): the Cartesian product of the values in ``vary``."""
 
-    frame_every: int = 20
-    formats: tuple[str, ...] = FORMATS
-    fps: int = 10
-    dpi: int = 80
-    max_frames: int = 20_000
+    name: str = option("", "URL-safe name of the sweep: letters, digits, '-' and '_'.", required=True)
+    title: str = option("", "Heading of the sweep in the report (default: its name).")
+    description: str = option("", "Text under the heading.")
+    vary: dict[str, tuple[Any, ...]] = option(
+        {}, "Parameter = [values]; several parameters make a grid.", required=True)
+    animate: str | tuple[str | dict[str, Any], ...] = option(
+        "auto", f"\"all\", \"none\", \"corners\", or a list of run ids and {{slope = 5.0}} tables; "
+                f"\"auto\": all runs of a sweep of at most {ANIMATE_LIMIT}, else its corners.")
 
 
 @dataclass(frozen=True)
 class Config:
-    """A validated config."""
+    """A validated config: the top-level keys, then the tables."""
 
-    title: str
-    description: str
-    defaults: Params
-    sweeps: tuple[Sweep, ...]
-    render: RenderSettings
-    lang: str = "en"  # the language of the report; --lang overrides it
-    source: str = "<default>"
+    title: str = option("Gradient descent on a linear regression", "Title of the report.")
+    description: str = option("", "Text under the title.")
+    lang: str = option(languages.DEFAULT, "Language of the report: en, zh-CN, or all (one folder each); "
+                                          "--lang overrides it.", language)
+    defaults: Params = field(default_factory=Params)
+    sweeps: tuple[Sweep, ...] = ()
+    render: RenderSettings = field(default_factory=RenderSettings)
+    builtin: bool = False  # the built-in config (its texts are the project's own, so they are translated)
+    source: str = "built-in config"  # where it was read from, for messages
     text: str = field(default="", repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the resolved config as plain JSON-able data."""
-        return {
-            "title": self.title,
-            "description": self.description,
-            "lang": self.lang,
-            "defaults": self.defaults.to_dict(),
-            "sweeps": [
-                {
-                    "name": s.name,
-                    "title": s.title,
-                    "description": s.description,
-                    "vary": {k: list(v) for k, v in s.vary.items()},
-                    "animate": s.animate if isinstance(s.animate, str) else list(s.animate),
-                }
-                for s in self.sweeps
-            ],
-            "render": dataclasses.asdict(self.render) | {"formats": list(self.render.formats)},
-        }
+        out = {f.name: getattr(self, f.name) for f in options_of(Config)}
+        out["defaults"] = self.defaults.to_dict()
+        out["render"] = dataclasses.asdict(self.render) | {"formats": list(self.render.formats)}
+        out["sweeps"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(s).items()}
+                         | {"vary": {k: list(v) for k, v in s.vary.items()}} for s in self.sweeps]
+        return out
+
+    def translated(self, gettext: Callable[[str], str]) -> "Config":
+        """Return the built-in config with its titles and descriptions in a language; a user's stays as written."""
+        if not self.builtin:
+            return self
+
+        def tr(text: str) -> str:
+            return gettext(text) if text else ""
+
+        sweeps = tuple(dataclasses.replace(s, title=tr(s.title), description=tr(s.description)) for s in self.sweeps)
+        return dataclasses.replace(self, title=tr(self.title), description=tr(self.description), sweeps=sweeps)
+
+
+def options_of(cls: type) -> tuple[dataclasses.Field, ...]:
+    """Return the fields of ``cls`` that are config options (declared with :func:`option`)."""
+    return tuple(f for f in dataclasses.fields(cls) if "doc" in f.metadata)
+
+
+#: The tables of a config file and the dataclass each is read into.
+SECTIONS: dict[str, type] = {"defaults": Params, "render": RenderSettings}
+TOP_KEYS = (*(f.name for f in options_of(Config)), *SECTIONS, "sweep")
+PARAM_NAMES = tuple(f.name for f in options_of(Params))
+SWEEP_KEYS = tuple(f.name for f in options_of(Sweep))
 
 
 # --------------------------------------------------------------------------- loading
 
 
 def default_config_text() -> str:
-    """Return the text of the config embedded in the package."""
-    return resources.files("reportgen").joinpath(DEFAULT_CONFIG_NAME).read_text("utf-8")
+    """Return the built-in config: the schema's defaults, commented, around the homework's sweeps."""
+    text = resources.files("reportgen").joinpath(BUILTIN_SWEEPS).read_text("utf-8")
+    head, sweeps = _split_before_tables(text)
+    return "\n".join([
+        head,
+        commented(Config, only=("lang",), prefix="# "),
+        "",
+        "# Every parameter of a run, unless a sweep varies it (the course's values).",
+        "[defaults]",
+        commented(Params),
+        "",
+        sweeps,
+        "",
+        "[render]",
+        commented(RenderSettings),
+    ]) + "\n"
+
+
+def _split_before_tables(text: str) -> tuple[str, str]:
+    """Split TOML text before its first table, keeping the comments just above that table with it."""
+    lines = text.rstrip("\n").split("\n")
+    first = next(i for i, line in enumerate(lines) if line.startswith("["))
+    while first > 0 and (not lines[first - 1].strip() or lines[first - 1].startswith("#")):
+        first -= 1
+    return "\n".join(lines[:first]), "\n".join(lines[first:]).strip("\n")
+
+
+def commented(cls: type, only: tuple[str, ...] = (), prefix: str = "") -> str:
+    """Write the options of ``cls`` as TOML lines, each value commented with its doc."""
+    pairs = [(f"{prefix}{f.name} = {toml_value(f.default)}", f.metadata["doc"])
+             for f in options_of(cls) if not only or f.name in only]
+    width = max(len(code) for code, _ in pairs)
+    return "\n".join(f"{code.ljust(width)}  # {doc}" for code, doc in pairs)
+
+
+def toml_value(value: Any) -> str:
+    """Write a default as TOML."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def options_table() -> str:
+    """Return every option as a Markdown table, for the README (a test keeps the two the same)."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for prefix, cls in (("", Config), ("defaults.", Params), ("sweep.", Sweep), ("render.", RenderSettings)):
+        for f in options_of(cls):
+            default = "required" if f.metadata["required"] else f"`{toml_value(f.default)}`"
+            doc = f.metadata["doc"].replace("|", r"\|")
+            rows.append(f"| `{prefix}{f.name}` | {default} | {doc} |")
+    return "\n".join(rows)
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """Load and validate ``path``, or the embedded default config when None."""
+    """Load and validate ``path``, or the built-in config when None."""
     if path is None:
-        return parse_config(default_config_text(), source="<default>")
+        return dataclasses.replace(parse_config(default_config_text(), source="built-in config"), builtin=True)
     path = Path(path)
     try:
         text = path.read_text("utf-8")
@@ -214,30 +272,70 @@ class _Errors:
             raise ConfigError(*self.items)
 
 
-def _type_name(kind: type) -> str:
-    return {float: "a number", int: "an integer", str: "a string", list: "a list", dict: "a table"}[kind]
+_KINDS = {float: "a number", int: "an integer", str: "a string", tuple: "a list", dict: "a table"}
+#: Characters that would reach a page unseen or reorder its text: controls (but newline and tab) and bidi overrides.
+_HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@functools.cache
+def _kind(cls: type, name: str) -> type:
+    """Return the container or scalar type an option's annotation declares (tuple for tuple[str, ...])."""
+    hint = typing.get_type_hints(cls)[name]
+    return typing.get_origin(hint) or hint
 
 
 def _coerce(value: Any, kind: type, key: str, errors: _Errors) -> Any:
     """Return ``value`` as ``kind``, or record an error and return None."""
-    ok = isinstance(value, kind) and not isinstance(value, bool)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if not ok:
-        errors.add(key, f"must be {_type_name(kind)}, got {type(value).__name__} {value!r}")
+    if kind is tuple and isinstance(value, list):
+        value = tuple(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        shown = list(value) if isinstance(value, tuple) else value
+        errors.add(key, f"must be {_KINDS[kind]}, got {type(shown).__name__} {shown!r}")
+        return None
+    if kind is str and (hidden := _HIDDEN.search(value)):
+        char = hidden.group()
+        name = unicodedata.name(char, "a control character")
+        errors.add(key, f"holds U+{ord(char):04X} ({name}), which a page would hide or reorder; remove it")
         return None
     return value
 
 
-def _check_value(option: Option, value: Any, key: str, errors: _Errors) -> Any:
-    value = _coerce(value, option.kind, key, errors)
+def _check(f: dataclasses.Field, kind: type, value: Any, key: str, errors: _Errors) -> Any:
+    """Return a valid value of option ``f``, or record why it is not and return None."""
+    value = _coerce(value, kind, key, errors)
     if value is None:
         return None
-    problem = option.check(value)
+    choices = f.metadata["choices"]
+    if choices:
+        bad = [v for v in value if v not in choices]
+        if bad:
+            errors.add(key, f"unknown value {bad[0]!r}; choose from {', '.join(choices)}")
+            return None
+        return tuple(dict.fromkeys(value))
+    problem = f.metadata["check"](value) if f.metadata["check"] else None
     if problem:
         errors.add(key, f"{problem}, got {value!r}")
         return None
     return value
+
+
+def _read_options(cls: type, table: dict, at: str, errors: _Errors, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Return the valid options of ``cls`` found in ``table``; record every unknown key and bad value."""
+    fields = {f.name: f for f in options_of(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"{at}{key}"
+        if key in skip:
+            continue
+        if key not in fields:
+            errors.unknown(where, key, tuple(fields) + skip)
+            continue
+        checked = _check(fields[key], _kind(cls, key), value, where, errors)
+        if checked is not None:
+            values[key] = checked
+    return values
 
 
 def _table(data: dict, name: str, errors: _Errors) -> dict:
@@ -249,19 +347,11 @@ def _table(data: dict, name: str, errors: _Errors) -> dict:
 
 
 def _validate(data: dict, errors: _Errors) -> Config | None:
-    for key in data:
-        if key not in TOP_KEYS:
-            errors.unknown(key, key, TOP_KEYS)
-
-    title = _coerce(data.get("title", "Gradient descent on a linear regression"), str, "title", errors)
-    description = _coerce(data.get("description", ""), str, "description", errors)
-    lang = _coerce(data.get("lang", "en"), str, "lang", errors)
-    if lang is not None and lang not in LANGS:
-        errors.add("lang", f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
-
-    params = Params(**_check_params(_table(data, "defaults", errors), "defaults", errors))
-
-    render = _validate_render(_table(data, "render", errors), errors)
+    top = _read_options(Config, data, "", errors, skip=(*SECTIONS, "sweep"))
+    if "lang" in top:
+        top["lang"] = languages.normalize(top["lang"])
+    sections = {name: cls(**_read_options(cls, _table(data, name, errors), f"{name}.", errors))
+                for name, cls in SECTIONS.items()}
 
     raw_sweeps = data.get("sweep", [])
     if not isinstance(raw_sweeps, list):
@@ -283,42 +373,7 @@ def _validate(data: dict, errors: _Errors) -> Config | None:
 
     if errors.items:
         return None
-    return Config(title=title, description=description, defaults=params, sweeps=tuple(sweeps), render=render,
-                  lang=lang)
-
-
-def _check_params(table: dict, at: str, errors: _Errors) -> dict[str, Any]:
-    """Return the valid training parameters of ``table``; record every bad key or value."""
-    options = {o.name: o for o in PARAM_OPTIONS}
-    checked: dict[str, Any] = {}
-    for key, value in table.items():
-        if key not in options:
-            errors.unknown(f"{at}.{key}", key, PARAM_NAMES)
-            continue
-        value = _check_value(options[key], value, f"{at}.{key}", errors)
-        if value is not None:
-            checked[key] = value
-    return checked
-
-
-def _validate_render(table: dict, errors: _Errors) -> RenderSettings:
-    options = {o.name: o for o in RENDER_OPTIONS}
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        if key not in options:
-            errors.unknown(f"render.{key}", key, tuple(options))
-            continue
-        checked = _check_value(options[key], value, f"render.{key}", errors)
-        if checked is None:
-            continue
-        if key == "formats":
-            bad = [f for f in checked if f not in FORMATS]
-            if bad:
-                errors.add("render.formats", f"unknown format {bad[0]!r}; choose from {', '.join(FORMATS)}")
-                continue
-            checked = tuple(dict.fromkeys(checked))
-        values[key] = checked
-    return RenderSettings(**values)
+    return Config(**top, sweeps=tuple(sweeps), **sections)
 
 
 def _validate_sweep(raw: Any, where: str, errors: _Errors) -> Sweep | None:
@@ -326,57 +381,59 @@ def _validate_sweep(raw: Any, where: str, errors: _Errors) -> Sweep | None:
         errors.add(where, "must be a table")
         return None
     n_before = len(errors.items)
-    for key in raw:
-        if key not in SWEEP_KEYS:
-            errors.unknown(f"{where}.{key}", key, SWEEP_KEYS)
-    name = raw.get("name")
-    if name is None:
+    values = _read_options(Sweep, raw, f"{where}.", errors, skip=("vary", "animate"))
+    name = values.get("name")
+    if "name" not in raw:
         errors.add(f"{where}.name", "missing: every sweep needs a name")
-    elif _coerce(name, str, f"{where}.name", errors) is not None and not SWEEP_NAME_RE.match(name):
+    elif name is not None and not SWEEP_NAME_RE.match(name):
         errors.add(f"{where}.name", f"{name!r} is not URL-safe: use letters, digits, '-' and '_'")
-    label = name if isinstance(name, str) else where
-    title = _coerce(raw.get("title", label), str, f"{where}.title", errors)
-    description = _coerce(raw.get("description", ""), str, f"{where}.description", errors)
-
-    options = {o.name: o for o in PARAM_OPTIONS}
-    vary_raw = raw.get("vary")
-    vary: dict[str, tuple[Any, ...]] = {}
-    if vary_raw is None:
-        errors.add(f"{where}.vary", "missing: give a table of parameter = [values]")
-    elif not isinstance(vary_raw, dict) or not vary_raw:
-        errors.add(f"{where}.vary", "must be a non-empty table of parameter = [values]")
-    else:
-        for key, values in vary_raw.items():
-            at = f"{where}.vary.{key}"
-            if key not in options:
-                errors.unknown(at, key, PARAM_NAMES)
-                continue
-            if not isinstance(values, list):
-                errors.add(at, f"must be a list of values, got {type(values).__name__} {values!r}")
-                continue
-            if not values:
-                errors.add(at, "empty list: give at least one value")
-                continue
-            checked = [_check_value(options[key], v, f"{at}[{j}]", errors) for j, v in enumerate(values)]
-            if any(c is None for c in checked):
-                continue
-            dupes = sorted({format_value(v) for v in checked if checked.count(v) > 1})
-            if dupes:
-                errors.add(at, f"duplicate value {dupes[0]}: run ids would collide")
-                continue
-            vary[key] = tuple(checked)
-    animate = _validate_animate(raw.get("animate", "auto"), f"{where}.animate", errors)
+    values.setdefault("title", name if isinstance(name, str) else where)
+    values["vary"] = _validate_vary(raw.get("vary"), f"{where}.vary", errors)
+    values["animate"] = _validate_animate(raw.get("animate", "auto"), f"{where}.animate", errors)
     if len(errors.items) > n_before:
         return None
-    return Sweep(name=name, title=title, description=description, vary=vary, animate=animate)
+    return Sweep(**values)
+
+
+def _validate_vary(vary_raw: Any, at: str, errors: _Errors) -> dict[str, tuple[Any, ...]]:
+    """Return parameter -> values; every value is checked as that parameter's option."""
+    if vary_raw is None:
+        errors.add(at, "missing: give a table of parameter = [values]")
+        return {}
+    if not isinstance(vary_raw, dict) or not vary_raw:
+        errors.add(at, "must be a non-empty table of parameter = [values]")
+        return {}
+    fields = {f.name: f for f in options_of(Params)}
+    vary: dict[str, tuple[Any, ...]] = {}
+    for key, values in vary_raw.items():
+        where = f"{at}.{key}"
+        if key not in fields:
+            errors.unknown(where, key, PARAM_NAMES)
+            continue
+        if not isinstance(values, list):
+            errors.add(where, f"must be a list of values, got {type(values).__name__} {values!r}")
+            continue
+        if not values:
+            errors.add(where, "empty list: give at least one value")
+            continue
+        checked = [_check(fields[key], _kind(Params, key), v, f"{where}[{j}]", errors) for j, v in enumerate(values)]
+        if any(c is None for c in checked):
+            continue
+        dupes = sorted({param(v) for v in checked if checked.count(v) > 1})
+        if dupes:
+            errors.add(where, f"duplicate value {dupes[0]}: run ids would collide")
+            continue
+        vary[key] = tuple(checked)
+    return vary
 
 
 def _validate_animate(value: Any, at: str, errors: _Errors) -> Any:
-    """Accept "all", "none", "corners", or a list of run ids and {parameter = value} tables."""
-    if value == "auto" or value in ANIMATE_MODES:
+    """Accept a mode, or a list of run ids and {parameter = value} tables."""
+    if value in ANIMATE_MODES:
         return value
     if isinstance(value, str):
-        errors.add(at, f"unknown mode {value!r}; use {', '.join(repr(m) for m in ANIMATE_MODES)} or a list of runs")
+        modes = ", ".join(repr(m) for m in ANIMATE_MODES[1:])
+        errors.add(at, f"unknown mode {value!r}; use {modes} or a list of runs")
         return None
     if not isinstance(value, list):
         errors.add(at, f"must be a mode or a list of run ids and tables, got {type(value).__name__}")
@@ -386,15 +443,30 @@ def _validate_animate(value: Any, at: str, errors: _Errors) -> Any:
         if isinstance(item, str):
             picks.append(item)
         elif isinstance(item, dict):
-            picks.append(_check_params(item, f"{at}[{j}]", errors))
+            picks.append(_read_options(Params, item, f"{at}[{j}].", errors))
         else:
             errors.add(f"{at}[{j}]", f"must be a run id or a table of parameter values, got {item!r}")
     return tuple(picks)
 
 
-def format_value(value: Any) -> str:
-    """Format a parameter value compactly and round-trippably (0.1, 1e-05, 5)."""
-    if isinstance(value, float):
-        text = repr(value)
-        return text[:-2] if text.endswith(".0") else text
-    return str(value)
+# --------------------------------------------------------------------------- messages of the built-in config
+
+
+def translatable_texts(config: Config) -> Iterator[str]:
+    """Yield the built-in config's own words: its title, description and sweep texts."""
+    for text in (config.title, config.description):
+        if text:
+            yield text
+    for sweep in config.sweeps:
+        for text in (sweep.title, sweep.description):
+            if text:
+                yield text
+
+
+def extract_messages(fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any) -> Iterator[tuple]:
+    """Babel extractor (babel.cfg) for the built-in config's words."""
+    text = fileobj.read().decode("utf-8")
+    lines = text.splitlines()
+    for message in translatable_texts(parse_config(text, source="built-in config")):
+        lineno = next((i for i, line in enumerate(lines, 1) if message in line), 0)
+        yield lineno, None, message, []

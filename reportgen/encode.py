@@ -25,16 +25,6 @@ H264_ARGS = [
 ]
 
 
-def ffmpeg_exe() -> str | None:
-    """Return the bundled ffmpeg binary, or None when it cannot be found."""
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:  # noqa: BLE001 - any failure means "no encoder"
-        return None
-
-
 class GifStream:
     """A looping, palette-optimised GIF written one frame at a time."""
 

@@ -8,7 +8,6 @@ scheduler. dask is an optional extra, imported only when asked for.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from concurrent.futures import Executor
@@ -74,6 +73,8 @@ def _connect(distributed, address: str):
     try:
         # Client's own timeout covers the TCP connect only: a server that accepts but never
         # answers the handshake (the dashboard's port, any HTTP server) would hang it forever.
+        import asyncio
+
         asyncio.run(_probe(address))
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - a wrong address fails in many ways (OSError, ValueError, garbage replies)

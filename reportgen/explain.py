@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Sequence
 
+from .formatting import run_label
 from .results import RunResult
-from .trajectory import BUDGET_EXHAUSTED, DIVERGED, STOPPED
+from .trajectory import Status
 
-# Why a run ended as it did.
-STOPPED_AT_START = "stopped_at_start"  # the threshold is above the initial loss
-STOPPED_NORMALLY = "stopped"
-BELOW_FLOOR = "below_floor"  # the threshold is at or below what the loss can reach
-BUDGET_TOO_SHORT = "budget_too_short"  # reachable, but after the budget
-UNSTABLE = "unstable"  # lr above the stability bound
+
+class StopCase(StrEnum):
+    """Why a run ended as it did."""
+
+    AT_START = "stopped_at_start"  # the threshold is above the initial loss
+    REACHED = "reached_threshold"  # the loss fell below the threshold during training
+    BELOW_FLOOR = "below_floor"  # the threshold is at or below what the loss can reach
+    BUDGET_TOO_SHORT = "budget_too_short"  # reachable, but after the budget
+    UNSTABLE = "unstable"  # lr above the stability bound
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class StopExplanation:
     """Why one run stopped, or did not."""
 
     run_id: str
-    case: str
+    case: StopCase
     threshold: float
     initial_loss: float
     final_loss: float | None
@@ -58,7 +63,7 @@ class ModeRow:
     fast_contraction: float
     initial_excess_slow: float  # loss above the floor carried by the slow mode at t=0
     initial_excess_fast: float
-    status: str
+    status: Status
     stop_iteration: int | None
     predicted_stop_iteration: int | None
     agrees: bool | None  # prediction equals measurement (None when there is no prediction)
@@ -73,25 +78,28 @@ def slow_mode_estimate(excess_slow: float, contraction: float, threshold: float,
     return max(0.0, math.log(excess_slow / margin) / (-2.0 * math.log(contraction)))
 
 
-def explain_stop(result: RunResult) -> StopExplanation:
-    """Classify why a run ended as it did, with the numbers that show it."""
+def explain_stop(result: RunResult, settle_iteration: int | None = None) -> StopExplanation:
+    """Classify why a run ended as it did, with the numbers that show it.
+
+    ``settle_iteration``: the drawn iteration from which its animation no longer moves, when it has one.
+    """
     t, a, p = result.trajectory, result.analysis, result.spec.params
     finite = [v for v in t.loss.tolist() if math.isfinite(v)]
-    if t.status == DIVERGED or p.lr >= a.lr_max:
-        case = UNSTABLE
-    elif t.status == STOPPED and t.stop_iteration == 0:
-        case = STOPPED_AT_START
-    elif t.status == STOPPED:
-        case = STOPPED_NORMALLY
+    if t.status == Status.DIVERGED or p.lr >= a.lr_max:
+        case = StopCase.UNSTABLE
+    elif t.status == Status.STOPPED and t.stop_iteration == 0:
+        case = StopCase.AT_START
+    elif t.status == Status.STOPPED:
+        case = StopCase.REACHED
     elif p.threshold <= a.loss_floor:
-        case = BELOW_FLOOR
+        case = StopCase.BELOW_FLOOR
     else:
-        case = BUDGET_TOO_SHORT
+        case = StopCase.BUDGET_TOO_SHORT
     return StopExplanation(
         run_id=result.id,
         case=case,
         threshold=p.threshold,
-        initial_loss=float(t.loss[0]),
+        initial_loss=t.initial_loss,
         final_loss=t.final_loss if math.isfinite(t.final_loss) else None,
         loss_floor=a.loss_floor,
         lowest_loss=min(finite) if finite else None,
@@ -99,7 +107,7 @@ def explain_stop(result: RunResult) -> StopExplanation:
         max_iters=p.max_iters,
         stop_iteration=t.stop_iteration,
         predicted_stop_iteration=a.predicted_stop_iteration,
-        settle_iteration=result.settle_iteration,
+        settle_iteration=settle_iteration,
         lr=p.lr,
         lr_max=a.lr_max,
         diverged_at=t.diverged_at,
@@ -111,11 +119,11 @@ def mode_rows(results: Sequence[RunResult]) -> list[ModeRow]:
     rows = []
     for r in results:
         a, t, p = r.analysis, r.trajectory, r.spec.params
-        label = ", ".join(f"{k} = {v:g}" for k, v in r.spec.varied.items())
+        label = run_label(r.spec.varied)
         predicted = a.predicted_stop_iteration
         agrees = None
-        if predicted is not None and t.status in (STOPPED, BUDGET_EXHAUSTED):
-            agrees = predicted == t.stop_iteration if t.status == STOPPED else predicted >= p.max_iters
+        if predicted is not None and t.status != Status.DIVERGED:
+            agrees = predicted == t.stop_iteration if t.status == Status.STOPPED else predicted >= p.max_iters
         rows.append(ModeRow(
             run_id=r.id, label=label,
             lambda_min=a.hessian_eigenvalues[0], lambda_max=a.hessian_eigenvalues[1],
@@ -144,7 +152,7 @@ def sweep_findings(name: str, results: Sequence[RunResult]) -> SweepFindings:
     """Summarise one sweep's runs."""
     keys = list(results[0].spec.varied) if results else []
     varied = keys[0] if len(keys) == 1 else None
-    stops = [(", ".join(f"{k} = {v:g}" for k, v in r.spec.varied.items()), r.trajectory.stop_iteration) for r in results]
+    stops = [(run_label(r.spec.varied), r.trajectory.stop_iteration) for r in results]
     trend = None
     if varied is not None:
         pairs = sorted((r.spec.varied[varied], r.trajectory.stop_iteration) for r in results)
@@ -154,7 +162,7 @@ def sweep_findings(name: str, results: Sequence[RunResult]) -> SweepFindings:
     bounds = {round(r.analysis.lr_max, 12) for r in results}
     return SweepFindings(
         name=name, stops=stops, falls_as_value_grows=trend, varied=varied,
-        unstable=[r.id for r in results if r.trajectory.status == DIVERGED],
+        unstable=[r.id for r in results if r.trajectory.status == Status.DIVERGED],
         lr_max=results[0].analysis.lr_max if len(bounds) == 1 and results else None,
     )
 

@@ -8,8 +8,6 @@ onto a saved background: matplotlib blitting, on the Agg canvas.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields
 from typing import Iterator
 
 import matplotlib
@@ -20,14 +18,11 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .fonts import families, needs_cjk  # noqa: E402
-from .i18n import N_, Translations  # noqa: E402
-from .trajectory import DIVERGED  # noqa: E402
+from .animation import FIGSIZE, FrameJob  # noqa: E402
+from .fonts import families  # noqa: E402
+from .formatting import fixed, num, param  # noqa: E402
+from .trajectory import Status  # noqa: E402
 
-#: Frame size in inches; at 80 dpi this is 800 x 360 pixels.
-FIGSIZE = (10.0, 4.5)
-#: How long the final frame is held, in seconds.
-FINAL_HOLD = 1.0
 FIT_COLOR = "#d62728"
 POINT_COLOR = "#1f77b4"
 LOSS_COLOR = "#1f77b4"
@@ -35,81 +30,6 @@ THRESHOLD_COLOR = "#ff7f0e"
 FLOOR_COLOR = "#2ca02c"
 #: Fit parameters are clamped to this magnitude before drawing (a diverged run grows without bound).
 CLAMP = 1e6
-
-
-@dataclass(frozen=True)
-class FrameLabels:
-    """The words of a frame, translated before they travel to a worker (plain strings only)."""
-
-    data: str = N_("data")
-    true_line: str = N_("true line y = %(slope)sx + %(intercept)s")
-    fit: str = N_("fit y = wx + b")
-    iteration: str = N_("iteration")
-    loss_axis: str = N_("loss (log scale)")
-    threshold: str = N_("stop threshold %(threshold)s")
-    threshold_off_axis: str = N_("stop threshold %(threshold)s (not on a log axis)")
-    floor: str = N_("loss floor %(floor)s")
-    loss: str = N_("loss")
-    diverged: str = N_("diverged at iteration %(iteration)s")
-    heading: str = N_("iteration %(t)s   w = %(w)s   b = %(b)s   loss = %(loss)s")
-    overflow: str = N_("overflow")
-
-    def texts(self) -> tuple[str, ...]:
-        """Return every label, for choosing the fonts that can draw them."""
-        return tuple(getattr(self, f.name) for f in fields(self))
-
-
-def frame_labels(tr: Translations) -> FrameLabels:
-    """Return the frame labels in the language of ``tr``."""
-    return FrameLabels(**{f.name: tr.gettext(f.default) for f in fields(FrameLabels)})
-
-
-@dataclass(frozen=True)
-class FrameJob:
-    """Everything needed to draw one run's frames (plain data, no torch)."""
-
-    run_id: str
-    title: str
-    x: np.ndarray
-    y: np.ndarray
-    slope: float
-    intercept: float
-    threshold: float
-    loss_floor: float
-    status: str
-    diverged_at: int | None
-    loss: np.ndarray  # per iteration run
-    w: np.ndarray
-    b: np.ndarray
-    frame_every: int
-    labels: FrameLabels = field(default_factory=FrameLabels)
-
-    @property
-    def iterations(self) -> list[int]:
-        """Iterations drawn: 0, every frame_every-th, and always the final one."""
-        return frame_iterations(len(self.loss), self.frame_every)
-
-    @property
-    def needs_cjk(self) -> bool:
-        """True when the frame's words (labels or the config's title) need a CJK font."""
-        return needs_cjk((self.title, *self.labels.texts()))
-
-
-def frame_iterations(iterations_run: int, frame_every: int) -> list[int]:
-    """Return 0, every ``frame_every``-th iteration, and the last iteration run."""
-    drawn = list(range(0, iterations_run, frame_every))
-    if drawn[-1] != iterations_run - 1:
-        drawn.append(iterations_run - 1)
-    return drawn
-
-
-def fmt4(value: float, overflow: str = "overflow") -> str:
-    """Format a number to 4 decimals for a frame title (no array reprs, no 'nan')."""
-    if not math.isfinite(value):
-        return overflow
-    if abs(value) >= 1e5:
-        return f"{value:.4e}"
-    return f"{value:.4f}"
 
 
 class FrameRenderer:
@@ -172,7 +92,7 @@ class FrameRenderer:
         words = job.labels
         fit_texts = self.fit_legend.get_texts()
         fit_texts[0].set_text(words.data)
-        fit_texts[1].set_text(words.true_line % {"slope": f"{job.slope:g}", "intercept": f"{job.intercept:g}"})
+        fit_texts[1].set_text(words.true_line % {"slope": param(job.slope), "intercept": param(job.intercept)})
         fit_texts[2].set_text(words.fit)
         lx.set_xlabel(words.iteration)
         lx.set_ylabel(words.loss_axis)
@@ -192,8 +112,8 @@ class FrameRenderer:
         self.floor_line.set_visible(job.loss_floor > 0)
         texts = self.loss_legend.get_texts()
         threshold = words.threshold if job.threshold > 0 else words.threshold_off_axis
-        texts[0].set_text(threshold % {"threshold": f"{job.threshold:g}"})
-        texts[1].set_text(words.floor % {"floor": f"{job.loss_floor:.4f}"})
+        texts[0].set_text(threshold % {"threshold": param(job.threshold)})
+        texts[1].set_text(words.floor % {"floor": num(job.loss_floor)})
         texts[2].set_text(words.loss)
         self.suptitle.set_text(job.title)
         self.loss_x = np.arange(n)
@@ -213,10 +133,11 @@ class FrameRenderer:
         self.loss_line.set_data(self.loss_x[: t + 1], self.loss_y[: t + 1])
         self.loss_dot.set_data(self.loss_x[t : t + 1], self.loss_y[t : t + 1])
         words, over = job.labels, job.labels.overflow
-        self.title.set_text(words.heading % {"t": t, "w": fmt4(job.w[t], over), "b": fmt4(job.b[t], over),
-                                             "loss": fmt4(job.loss[t], over)})
+        self.title.set_text(words.heading % {"t": t, "w": fixed(job.w[t], overflow=over),
+                                             "b": fixed(job.b[t], overflow=over),
+                                             "loss": fixed(job.loss[t], overflow=over)})
         final = t == len(job.loss) - 1
-        self.note.set_text(words.diverged % {"iteration": job.diverged_at} if job.status == DIVERGED and final else "")
+        self.note.set_text(words.diverged % {"iteration": job.diverged_at} if job.status == Status.DIVERGED and final else "")
         self.ax_fit.draw_artist(self.fit_line)
         self.ax_fit.draw_artist(self.note)
         for artist in (self.loss_line, self.loss_dot):

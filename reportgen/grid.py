@@ -6,8 +6,9 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ANIMATE_LIMIT, Config, Params, Sweep, format_value
+from .config import ANIMATE_LIMIT, Config, Params, Sweep
 from .exceptions import ConfigError
+from .formatting import param
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class RunSpec:
 
 def run_id(sweep: str, varied: dict[str, Any]) -> str:
     """Return the stable, URL-safe id of a run, e.g. ``slope__slope-5``."""
-    parts = [f"{key}-{format_value(value)}" for key, value in varied.items()]
+    parts = [f"{key}-{param(value)}" for key, value in varied.items()]
     return "__".join([sweep, *parts])
 
 

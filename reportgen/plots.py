@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gettext
 import io
 from contextlib import contextmanager
 from typing import Iterator, Sequence
@@ -16,11 +15,11 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from .fonts import families, needs_cjk  # noqa: E402
+from .formatting import num, param, run_label  # noqa: E402
 from .frames import FLOOR_COLOR, THRESHOLD_COLOR  # noqa: E402
 from .i18n import Translations  # noqa: E402
 from .results import RunResult  # noqa: E402
-
-ENGLISH = gettext.NullTranslations()
+from .trajectory import Status  # noqa: E402
 
 
 @contextmanager
@@ -31,7 +30,7 @@ def fonts_for(*texts: str) -> Iterator[None]:
         yield
 
 
-def loss_overlay_svg(title: str, results: Sequence[RunResult], tr: Translations = ENGLISH) -> str:
+def loss_overlay_svg(title: str, results: Sequence[RunResult], tr: Translations) -> str:
     """Draw every run's loss curve of a sweep on one log axis, with thresholds and floors."""
     words = {"threshold": tr.gettext("threshold %(value)s"), "floor": tr.gettext("floor %(value)s"),
              "iteration": tr.gettext("iteration"), "loss": tr.gettext("loss (log scale)")}
@@ -46,20 +45,20 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
     thresholds, floors = {}, {}
     for i, r in enumerate(results):
         loss = np.where(np.isfinite(r.trajectory.loss), r.trajectory.loss, np.nan)
-        label = ", ".join(f"{k} = {v:g}" for k, v in r.spec.varied.items())
+        label = run_label(r.spec.varied)
         ax.plot(np.arange(len(loss)), loss, lw=1.6, color=f"C{i % 10}", label=label)
-        if r.trajectory.status == "diverged":
+        if r.trajectory.status == Status.DIVERGED:
             ax.plot([len(loss) - 1], [loss[-1]], "x", color=f"C{i % 10}", ms=8)
         if r.spec.params.threshold > 0:
             thresholds[round(r.spec.params.threshold, 12)] = r.spec.params.threshold
         floors[round(r.analysis.loss_floor, 6)] = r.analysis.loss_floor
     for value in thresholds.values():
         ax.axhline(value, ls="--", lw=1, color=THRESHOLD_COLOR)
-        ax.annotate(words["threshold"] % {"value": f"{value:g}"}, (1, value), xycoords=("axes fraction", "data"), ha="right",
+        ax.annotate(words["threshold"] % {"value": param(value)}, (1, value), xycoords=("axes fraction", "data"), ha="right",
                     va="bottom", fontsize=7, color=THRESHOLD_COLOR)
     for value in floors.values():
         ax.axhline(value, ls=":", lw=1.4, color=FLOOR_COLOR)
-        ax.annotate(words["floor"] % {"value": f"{value:.4f}"}, (0, value), xycoords=("axes fraction", "data"), ha="left",
+        ax.annotate(words["floor"] % {"value": num(value)}, (0, value), xycoords=("axes fraction", "data"), ha="left",
                     va="top", fontsize=7, color=FLOOR_COLOR)
     ax.set_yscale("log")
     ax.set_xlabel(words["iteration"])
@@ -74,7 +73,7 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
     return buffer.getvalue()
 
 
-def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], tr: Translations = ENGLISH) -> str:
+def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], tr: Translations) -> str:
     """Draw a 2-D sweep as a heatmap of stop iterations, statuses told apart, bounds overlaid."""
     words = {"colorbar": tr.gettext("iterations to stop"), "bound": tr.gettext("stability bound 2/λmax"),
              "floor": tr.gettext("loss floor"), "budget": tr.gettext("budget exhausted"),
@@ -93,7 +92,7 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
     cols = sorted({r.spec.varied[col_key] for r in results})
     stop = np.full((len(rows), len(cols)), np.nan)
     status = np.zeros((len(rows), len(cols)), dtype=int)  # 0 stopped, 1 budget exhausted, 2 diverged
-    codes = {"stopped": 0, "budget_exhausted": 1, "diverged": 2}
+    codes = {Status.STOPPED: 0, Status.BUDGET_EXHAUSTED: 1, Status.DIVERGED: 2}
     for r in results:
         i, j = rows.index(r.spec.varied[row_key]), cols.index(r.spec.varied[col_key])
         status[i, j] = codes[r.trajectory.status]
@@ -132,8 +131,8 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
             ax.plot(positions, line, **style)
         else:
             ax.plot(line, positions, **style)
-    ax.set_xticks(range(len(cols)), [f"{v:g}" for v in cols], rotation=45, fontsize=8)
-    ax.set_yticks(range(len(rows)), [f"{v:g}" for v in rows], fontsize=8)
+    ax.set_xticks(range(len(cols)), [param(v) for v in cols], rotation=45, fontsize=8)
+    ax.set_yticks(range(len(rows)), [param(v) for v in rows], fontsize=8)
     ax.set_xlabel(col_key)
     ax.set_ylabel(row_key)
     ax.set_title(title, fontsize=10)

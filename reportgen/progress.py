@@ -8,8 +8,6 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from tqdm import tqdm
-
 log = logging.getLogger("reportgen")
 
 
@@ -24,7 +22,11 @@ class Progress:
     def stage(self, label: str, total: int | None = None, unit: str = "it") -> Iterator[Callable[[int], None]]:
         """Time one stage; yield a callback that advances its bar by n."""
         start = time.perf_counter()
-        bar = tqdm(total=total, desc=label, unit=unit, leave=False, dynamic_ncols=True) if self.bars else None
+        bar = None
+        if self.bars:
+            from tqdm import tqdm  # only a terminal shows bars
+
+            bar = tqdm(total=total, desc=label, unit=unit, leave=False, dynamic_ncols=True)
         if bar is None:
             log.info("%s ...", label)
         try:

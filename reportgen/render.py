@@ -9,23 +9,29 @@ cache under the hash of what produced them, and the site links to them.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import shutil
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from .animation import FrameJob, frame_labels
 from .cache import Cache, content_key
-from .config import Config, RenderSettings, format_value
-from .i18n import DEFAULT_LANG, translations
+from .config import Config
+from .executors import make_executor
+from .formatting import run_label
+from .i18n import translations
+from .progress import Progress
 from .results import RunResult
 
 log = logging.getLogger("reportgen")
 
+#: The files of a cache entry, by format.
 FILENAMES = {"gif": "animation.gif", "mp4": "animation.mp4", "poster": "poster.png"}
+#: What a cache entry's meta.json must hold besides its files.
+META_KEYS = ("frames", "settle_iteration", "width", "height")
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class RenderTask:
     """One run to render: its frame job, its settings and where its cache entry goes."""
 
     key: str
-    job: "FrameJob"  # noqa: F821 - imported lazily: matplotlib loads only where frames are drawn
+    job: FrameJob
     formats: tuple[str, ...]
     fps: int
     dpi: int
@@ -41,24 +47,36 @@ class RenderTask:
 
 
 @dataclass(frozen=True)
-class RenderOutcome:
-    """What rendering (or the cache) produced for one run."""
+class RunMedia:
+    """A run's animation in one language, as rendering (or the cache) produced it."""
 
     key: str
     frames: int
     settle_iteration: int | None
+    width: int  # of a frame, in pixels
+    height: int
     files: dict[str, str]  # format -> absolute path in the cache
     cached: bool
+
+    def url(self, run_id: str, fmt: str) -> str | None:
+        """Return where the site holds this format, relative to its root, or None when it was not made."""
+        return site_path(run_id, fmt) if fmt in self.files else None
+
+
+def site_path(run_id: str, fmt: str) -> str:
+    """Return the site-relative path of a run's file: media/<id>.gif, .mp4, .poster.png."""
+    return f"media/{run_id}.poster.png" if fmt == "poster" else f"media/{run_id}.{fmt}"
 
 
 # One figure per dpi per thread: a dask worker may run tasks on several threads.
 _LOCAL = threading.local()
 
 
-def render_task(task: RenderTask) -> RenderOutcome:
+def render_task(task: RenderTask) -> RunMedia:
     """Draw one run's frames once, stream them to each encoder, and commit the cache entry."""
+    from .animation import FINAL_HOLD
     from .encode import GifStream, Mp4Stream, write_poster
-    from .frames import FINAL_HOLD, FrameRenderer
+    from .frames import FrameRenderer
 
     renderers = _LOCAL.__dict__.setdefault("renderers", {})
     fonts = (task.dpi, task.job.needs_cjk)
@@ -70,7 +88,7 @@ def render_task(task: RenderTask) -> RenderOutcome:
     try:
         renderer.setup(task.job)
         streams: dict[str, object] = {}
-        last = None
+        last: Any = None
         count = 0
         for _, rgb in renderer.frames():
             if not streams:  # open encoders once the frame size is known
@@ -86,7 +104,8 @@ def render_task(task: RenderTask) -> RenderOutcome:
             stream.close()
         if task.formats:
             write_poster(workdir / FILENAMES["poster"], last)
-        meta = {"frames": count, "settle_iteration": renderer.settle_iteration(), "run_id": task.job.run_id}
+        meta = {"frames": count, "settle_iteration": renderer.settle_iteration(), "run_id": task.job.run_id,
+                "width": int(last.shape[1]), "height": int(last.shape[0])}
         folder = cache.commit(task.key, workdir, meta)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -94,25 +113,21 @@ def render_task(task: RenderTask) -> RenderOutcome:
     return _outcome(task.key, folder, meta, cached=False)
 
 
-def _outcome(key: str, folder: Path, meta: dict, cached: bool) -> RenderOutcome:
+def _outcome(key: str, folder: Path, meta: dict, cached: bool) -> RunMedia:
     files = {fmt: str(folder / name) for fmt, name in FILENAMES.items() if (folder / name).exists()}
-    return RenderOutcome(key, meta["frames"], meta["settle_iteration"], files, cached)
+    return RunMedia(key, meta["frames"], meta["settle_iteration"], meta["width"], meta["height"], files, cached)
 
 
-def run_title(config: Config, result: RunResult, lang: str = DEFAULT_LANG) -> str:
-    """Return the frame heading of a run: its sweep and varied values."""
+def run_title(config: Config, result: RunResult, lang: str) -> str:
+    """Return the frame heading of a run in ``lang`` (``config`` translated to it): its sweep and varied values."""
     sweep = next(s for s in config.sweeps if s.name == result.spec.sweep)
-    values = ", ".join(f"{k} = {format_value(v)}" for k, v in result.spec.varied.items())
-    return translations(lang).gettext("%(sweep)s: %(values)s") % {"sweep": sweep.title, "values": values}
+    return translations(lang).gettext("%(sweep)s: %(values)s") % {"sweep": sweep.title,
+                                                                  "values": run_label(result.spec.varied)}
 
 
-def make_task(
-    config: Config, result: RunResult, formats: tuple[str, ...], cache: Cache, lang: str = DEFAULT_LANG
-) -> RenderTask:
+def make_task(config: Config, result: RunResult, formats: tuple[str, ...], cache: Cache, lang: str) -> RenderTask:
     """Describe the rendering of one run in ``lang``, keyed by everything that shapes its pixels."""
-    from .frames import FrameJob, frame_labels
-
-    settings: RenderSettings = config.render
+    settings = config.render
     title = run_title(config, result, lang)
     t, a, p = result.trajectory, result.analysis, result.spec.params
     key = media_key(config, result, formats, lang)
@@ -124,10 +139,8 @@ def make_task(
     return RenderTask(key, job, formats, settings.fps, settings.dpi, str(cache.root))
 
 
-def media_key(config: Config, result: RunResult, formats: tuple[str, ...], lang: str = DEFAULT_LANG) -> str:
+def media_key(config: Config, result: RunResult, formats: tuple[str, ...], lang: str) -> str:
     """Return the hash of everything that shapes a run's media (no training data needed), words included."""
-    from .frames import frame_labels
-
     settings = config.render
     return content_key("media", {
         "params": result.spec.params.to_dict(), "title": run_title(config, result, lang), "formats": list(formats),
@@ -141,9 +154,9 @@ def render_runs(
     jobs: int,
     advance: Callable[[int], None] = lambda n: None,
     executor: Executor | None = None,
-) -> dict[str, RenderOutcome]:
+) -> dict[str, RunMedia]:
     """Render every task (in parallel when jobs > 1); return outcomes by key."""
-    outcomes: dict[str, RenderOutcome] = {}
+    outcomes: dict[str, RunMedia] = {}
     unique = list({t.key: t for t in tasks}.values())  # identical runs render once
     if executor is None and (jobs <= 1 or len(unique) <= 1):
         for task in unique:
@@ -152,6 +165,9 @@ def render_runs(
         return outcomes
     own = executor is None
     if own:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         executor = ProcessPoolExecutor(max_workers=min(jobs, len(unique)), mp_context=multiprocessing.get_context("spawn"))
     try:
         futures = {executor.submit(render_task, task): task.key for task in unique}
@@ -164,34 +180,59 @@ def render_runs(
     return outcomes
 
 
-def cached_outcomes(cache: Cache, keys: Sequence[str]) -> dict[str, RenderOutcome]:
+def cached_outcomes(cache: Cache, keys: Sequence[str]) -> dict[str, RunMedia]:
     """Return the outcomes already in the cache, by key."""
     found = {}
     for key in dict.fromkeys(keys):
-        meta = cache.lookup(key)
+        meta = cache.lookup(key, META_KEYS)
         if meta is not None:
             found[key] = _outcome(key, cache.entry_dir(key), meta, cached=True)
     return found
 
 
-def place_media(stage: Path, run_id: str, outcome: RenderOutcome) -> dict[str, str | None]:
-    """Link a run's cached media into the site; return paths relative to the site root."""
-    media = stage / "media"
-    media.mkdir(exist_ok=True)
-    placed: dict[str, str | None] = {}
-    for fmt in ("gif", "mp4", "poster"):
-        source = outcome.files.get(fmt)
-        if source is None:
-            placed[fmt] = None
-            continue
-        name = f"{run_id}{Path(source).suffix}" if fmt != "poster" else f"{run_id}.poster.png"
-        target = media / name
-        try:
-            os.link(source, target)  # cache and site share the bytes; both are only ever replaced, never edited
-        except OSError:
-            shutil.copyfile(source, target)
-        placed[fmt] = f"media/{name}"
-    return placed
+def render_media(
+    configs: Mapping[str, Config], results: Sequence[RunResult], formats: tuple[str, ...], cache: Cache,
+    progress: Progress, jobs: int | None = None, executor: str = "local", scheduler: str | None = None,
+) -> tuple[dict[tuple[str, str], RunMedia], int]:
+    """Render each animated run once per language (``configs``: the config in each), or take it from the cache.
+
+    Return the media by (language, run id) and how many had to be rendered.
+    """
+    animated = [r for r in results if r.spec.animate]
+
+    def lookup(formats: tuple[str, ...]) -> tuple[dict[tuple[str, str], str], dict[str, RunMedia]]:
+        # Training is shared; the frames are drawn once per language, since their words differ.
+        keys = {(lang, r.id): media_key(config, r, formats, lang) for lang, config in configs.items() for r in animated}
+        return keys, cached_outcomes(cache, list(keys.values()))
+
+    keys, outcomes = lookup(formats)
+    if len(outcomes) < len(set(keys.values())) and "mp4" in formats and ffmpeg_exe() is None:
+        # Only now is ffmpeg needed: a build whose MP4s are all cached never looks for it.
+        log.warning("ffmpeg not found (imageio-ffmpeg); skipping MP4, writing the other formats")
+        keys, outcomes = lookup(tuple(f for f in formats if f != "mp4"))
+        formats = tuple(f for f in formats if f != "mp4")
+    missing = [make_task(configs[lang], r, formats, cache, lang)
+               for lang in configs for r in animated if keys[(lang, r.id)] not in outcomes]
+    if missing:
+        cache.remove_stale()
+        jobs = jobs or default_jobs()
+        label = f"rendering {len(missing)} animations ({jobs} jobs, {executor})"
+        # The executor starts only here: a fully cached build never starts a cluster.
+        with make_executor(executor, jobs, scheduler) as pool:
+            with progress.stage(label, total=len(missing), unit="run") as advance:
+                outcomes.update(render_runs(missing, jobs, advance, pool))
+    log.info("media: %d rendered, %d from the cache", len(missing), len(keys) - len(missing))
+    return {where: outcomes[key] for where, key in keys.items()}, len(missing)
+
+
+def ffmpeg_exe() -> str | None:
+    """Return the bundled ffmpeg binary, or None when it cannot be found."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # noqa: BLE001 - any failure means "no encoder"
+        return None
 
 
 def default_jobs() -> int:

@@ -4,36 +4,37 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .analysis import Analysis
 from .config import Config
 from .grid import RunSpec
 from .trajectory import RunData, Trajectory
 
+if TYPE_CHECKING:
+    from .render import RunMedia
+
 SCHEMA = 1
+MEDIA_FORMATS = ("gif", "mp4", "poster")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunResult:
-    """Everything the later stages know about one run."""
+    """Everything training and analysis know about one run."""
 
     spec: RunSpec
     data: RunData
     trajectory: Trajectory
     analysis: Analysis
-    media: dict[str, str | None] = field(default_factory=dict)
-    frames: int | None = None
-    settle_iteration: int | None = None
 
     @property
     def id(self) -> str:
         return self.spec.id
 
-    def to_json(self) -> dict[str, Any]:
-        """Return this run as results.json stores it."""
+    def to_json(self, media: RunMedia | None = None) -> dict[str, Any]:
+        """Return this run as results.json stores it, with its animation's facts when it has one."""
         t, a = self.trajectory, self.analysis
         out: dict[str, Any] = {
             "id": self.spec.id,
@@ -46,7 +47,7 @@ class RunResult:
             "updates": t.updates,
             "diverged_at": t.diverged_at,
             "final": {"w": f32(t.final_w), "b": f32(t.final_b), "loss": f32(t.final_loss)},
-            "initial": {"w": f32(self.data.w0), "b": 0.0, "loss": f32(t.loss[0])},
+            "initial": {"w": f32(self.data.w0), "b": 0.0, "loss": f32(t.initial_loss)},
             "loss_floor": f64(a.loss_floor),
             "w_star": f64(a.w_star),
             "b_star": f64(a.b_star),
@@ -59,9 +60,9 @@ class RunResult:
             "predicted_stop_iteration": a.predicted_stop_iteration,
             "loss_history": [f32(v) for v in t.loss.tolist()],
         }
-        out["frames"] = self.frames
-        out["settle_iteration"] = self.settle_iteration
-        out["media"] = {fmt: self.media.get(fmt) for fmt in ("gif", "mp4", "poster")}
+        out["frames"] = media.frames if media else None
+        out["settle_iteration"] = media.settle_iteration if media else None
+        out["media"] = {fmt: media.url(self.id, fmt) if media else None for fmt in MEDIA_FORMATS}
         return out
 
 
@@ -77,9 +78,9 @@ def f64(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def results_document(config: Config, results: Sequence[RunResult]) -> dict[str, Any]:
-    """Return the whole results.json document."""
-    return {"schema": SCHEMA, "config": config.to_dict(), "runs": [r.to_json() for r in results]}
+def results_document(config: Config, results: Sequence[RunResult], media: Mapping[str, RunMedia]) -> dict[str, Any]:
+    """Return the whole results.json document (``media``: the animations by run id)."""
+    return {"schema": SCHEMA, "config": config.to_dict(), "runs": [r.to_json(media.get(r.id)) for r in results]}
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -1,35 +1,29 @@
-"""Fill the Jinja2 templates and write the pages of the site."""
+"""Write the site: fill the Jinja2 templates from the page views, and place figures and media.
+
+The writer only writes. Every figure was drawn and every explanation computed
+before it runs; it renders each :class:`~reportgen.views.PageView`, copies the
+stylesheet, and links the cached media and figures into the staging folder.
+"""
 
 from __future__ import annotations
 
-import ast
-import datetime as dt
-import importlib.metadata
 import os
-import platform
 import shutil
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
 import jinja2
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import PythonLexer, TOMLLexer
 
-from .config import Config, format_value
-from .explain import excess_orders_counts, explain_stop, mode_rows, sweep_findings
-from .graphs import AUTOGRAD_CAPTION, AUTOGRAD_TITLE, FORWARD_CAPTION, FORWARD_TITLE, render_svg
-from .i18n import DEFAULT_LANG, LANGUAGES, N_, Translations, translations
-from .plots import heatmap_svg, loss_overlay_svg
-from .results import RunResult
-
-#: Sweeps larger than this get no table of runs and no overlay of loss curves, only their heatmap.
-TABLE_LIMIT = 60
-OVERLAY_LIMIT = 12
-STATUS_LABELS = {"stopped": N_("stopped"), "budget_exhausted": N_("budget exhausted"), "diverged": N_("diverged")}
-
+from .explain import StopCase
+from .figures import listing_css
+from .formatting import num, param
+from .i18n import Translations, translations
+from .languages import DEFAULT, LANGUAGES
+from .render import site_path
+from .results import MEDIA_FORMATS, write_json
+from .trajectory import Status
+from .views import PageView
 
 def templates_dir() -> Path:
     """Return the templates folder: inside the installed package, or the source checkout's."""
@@ -40,11 +34,19 @@ def templates_dir() -> Path:
     raise FileNotFoundError(f"reportgen templates not found next to {here}")
 
 
-def make_environment(tr: Translations | None = None) -> jinja2.Environment:
-    """Build the one Jinja2 environment of the project, with its filters and the translations ``tr``."""
-    tr = tr or translations(DEFAULT_LANG)
+def make_environment(tr: Translations | None = None, compiled: Path | None = None) -> jinja2.Environment:
+    """Build the one Jinja2 environment of the project, with its filters and the translations ``tr``.
+
+    ``compiled``: a folder to keep the compiled templates in, so a rebuild does not compile them again.
+    """
+    tr = tr or translations(DEFAULT)
+    cache = None
+    if compiled is not None:
+        compiled.mkdir(parents=True, exist_ok=True)
+        cache = jinja2.FileSystemBytecodeCache(str(compiled))
     env = jinja2.Environment(
         extensions=["jinja2.ext.i18n"],
+        bytecode_cache=cache,
         loader=jinja2.FileSystemLoader(templates_dir()),
         autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
         undefined=jinja2.StrictUndefined,
@@ -52,116 +54,72 @@ def make_environment(tr: Translations | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["num"] = format_number
-    env.filters["value"] = format_value
     # Whitespace inside {% trans %} is collapsed, as babel.cfg extracts it (trimmed = true).
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
-    env.filters["status"] = lambda s: tr.gettext(STATUS_LABELS[s]) if s in STATUS_LABELS else s
-    env.filters["varied"] = lambda varied: ", ".join(f"{k} = {format_value(v)}" for k, v in varied.items())
+    env.filters["num"] = num
+    env.filters["param"] = param
+    env.filters["status"] = lambda status: tr.gettext(Status(status).label)
+    env.globals.update(Status=Status, StopCase=StopCase)
     return env
 
 
-def format_number(value: float | int | None, digits: int = 4) -> str:
-    """Format a number for a page: integers as is, floats to ``digits`` significant digits."""
-    if value is None:
-        return "—"
-    if isinstance(value, int):
-        return str(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        return "—"
-    return f"{value:.{digits}g}"
+def write_site(out: Path, pages: Sequence[PageView], results: dict[str, Any], compiled: Path | None = None) -> None:
+    """Write every page into ``out``: one language at its root, several in a folder each.
 
-
-def training_loop_source() -> str:
-    """Return the source of the batched training function, read from the package (torch not imported)."""
-    text = resources.files("reportgen").joinpath("train.py").read_text("utf-8")
-    for node in ast.parse(text).body:
-        if isinstance(node, ast.FunctionDef) and node.name == "train_grid":
-            return ast.get_source_segment(text, node) or ""
-    return ""
-
-
-def build_time() -> str:
-    """Return the build date: SOURCE_DATE_EPOCH's when set (reproducible), else now."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch and epoch.isdigit() else dt.datetime.now(dt.timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def versions() -> dict[str, str]:
-    """Return the versions of the software that made the report."""
-    out = {"Python": platform.python_version()}
-    for name in ("reportgen", "torch", "matplotlib", "numpy", "imageio-ffmpeg"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def write_pages(
-    out: Path, config: Config, results: Sequence[RunResult], evidence: Any, command: str,
-    lang: str = DEFAULT_LANG, languages: Sequence[str] = (DEFAULT_LANG,),
-) -> list[Path]:
-    """Render every page and its figures into ``out`` in ``lang``; return the pages written.
-
-    ``languages`` lists every language of this build: each page links to the others (``../<lang>/``).
+    ``compiled``: where compiled templates are kept between builds.
     """
-    tr = translations(lang)
-    env = make_environment(tr)
+    first_json: Path | None = None
+    for page in pages:
+        folder = out if len(pages) == 1 else out / page.lang
+        folder.mkdir(exist_ok=True)
+        first_json = _write_results(folder / "results.json", results, first_json)
+        write_page(folder, page, compiled)
+    if len(pages) > 1:
+        write_language_index(out, pages)
+
+
+def write_page(out: Path, page: PageView, compiled: Path | None = None) -> Path:
+    """Write one language's page, its stylesheet, figures and media into ``out``."""
     assets, figures = out / "assets", out / "figures"
     assets.mkdir(exist_ok=True)
     figures.mkdir(exist_ok=True)
-    formatter = HtmlFormatter(cssclass="highlight")
-    css = (templates_dir() / "style.css").read_text("utf-8") + "\n" + formatter.get_style_defs(".highlight")
+    css = (templates_dir() / "style.css").read_text("utf-8") + "\n" + listing_css()
     (assets / "style.css").write_text(css, "utf-8")
-
-    by_sweep = {s.name: [r for r in results if r.spec.sweep == s.name] for s in config.sweeps}
-    for sweep in config.sweeps:
-        runs = by_sweep[sweep.name]
-        if runs and len(runs) <= OVERLAY_LIMIT:
-            (figures / f"loss-{sweep.name}.svg").write_text(loss_overlay_svg(sweep.title, runs, tr), "utf-8")
-        if runs and len(sweep.vary) == 2:
-            keys = tuple(sweep.vary)
-            (figures / f"heatmap-{sweep.name}.svg").write_text(heatmap_svg(sweep.title, keys, runs, tr), "utf-8")
-    if evidence is not None:
-        leaf = tr.gettext("leaf")
-        (figures / "autograd-graph.svg").write_text(render_svg(
-            evidence.autograd, tr.gettext(AUTOGRAD_TITLE), tr.gettext(AUTOGRAD_CAPTION), leaf), "utf-8")
-        (figures / "forward-graph.svg").write_text(render_svg(
-            evidence.forward, tr.gettext(FORWARD_TITLE), tr.gettext(FORWARD_CAPTION), leaf), "utf-8")
-
-    modes = {name: mode_rows(rs) for name, rs in by_sweep.items()}
-    context = {
-        "config": config,
-        "sweeps": config.sweeps,
-        "by_sweep": by_sweep,
-        "stops": {r.id: explain_stop(r) for r in results},
-        "modes": modes,
-        "excess_explains": {name: excess_orders_counts(rows) for name, rows in modes.items()},
-        "findings": {name: sweep_findings(name, rs) for name, rs in by_sweep.items() if rs},
-        # The theory table lists the 1-D sweeps; a 2-D sweep has its heatmap instead.
-        "all_modes": [row for s in config.sweeps if len(s.vary) == 1 and len(by_sweep[s.name]) <= TABLE_LIMIT
-                      for row in modes[s.name]],
-        "loop_html": highlight(training_loop_source(), PythonLexer(), formatter),
-        "config_html": highlight(config.text or "", TOMLLexer(), formatter),
-        "evidence": evidence,
-        "table_limit": TABLE_LIMIT,
-        "overlay_limit": OVERLAY_LIMIT,
-        "versions": versions(),
-        "command": command,
-        "built": build_time(),
-        "defaults": config.defaults,
-        "lang": lang,
-        # The other languages of this build, each a sibling folder.
-        "switch": [(code, LANGUAGES[code]) for code in languages if code != lang],
-    }
-    page = env.get_template("index.html").render(**context)
+    for figure in page.figures.all():
+        (figures / figure.name).write_text(figure.svg, "utf-8")
+    for sweep in page.sweeps:
+        for run in sweep.animated:
+            _place_media(out, run.id, run.media.files)
+    html = make_environment(translations(page.lang), compiled).get_template("index.html").render(page=page)
     path = out / "index.html"
-    path.write_text(page, "utf-8")
+    path.write_text(html, "utf-8")
     (out / ".nojekyll").write_text("")
-    return [path]
+    return path
+
+
+def _place_media(out: Path, run_id: str, files: dict[str, str]) -> None:
+    """Link a run's cached media into the site (cache and site share the bytes; both are only ever replaced)."""
+    (out / "media").mkdir(exist_ok=True)
+    for fmt in MEDIA_FORMATS:
+        if fmt in files:
+            _link(Path(files[fmt]), out / site_path(run_id, fmt))
+
+
+def _write_results(path: Path, document: dict[str, Any], same_as: Path | None) -> Path:
+    """Write results.json; every language's copy is the same file (its media paths are relative), so link it."""
+    if same_as is None:
+        write_json(path, document)
+        return path
+    _link(same_as, path)
+    return same_as
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 @dataclass(frozen=True)
@@ -173,11 +131,11 @@ class LanguageLink:
     title: str  # the report's title in that language
 
 
-def write_language_index(out: Path, sites: Sequence[tuple[str, Config]]) -> Path:
+def write_language_index(out: Path, pages: Sequence[PageView]) -> Path:
     """Write ``out/index.html``: a plain page linking to each language's folder (no script, no redirect)."""
-    links = [LanguageLink(lang, LANGUAGES[lang], config.title) for lang, config in sites]
-    page = make_environment().get_template("languages.html").render(sites=links)
+    links = [LanguageLink(p.lang, LANGUAGES[p.lang], p.config.title) for p in pages]
+    html = make_environment().get_template("languages.html").render(sites=links)
     path = out / "index.html"
-    path.write_text(page, "utf-8")
+    path.write_text(html, "utf-8")
     (out / ".nojekyll").write_text("")
     return path

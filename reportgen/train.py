@@ -27,12 +27,9 @@ import numpy as np
 import torch
 
 from .grid import RunSpec
-from .trajectory import BUDGET_EXHAUSTED, DIVERGED, STOPPED, RunData, Trajectory
+from .trajectory import DIVERGENCE_FACTOR, RunData, Status, Trajectory
 
 log = logging.getLogger("reportgen")
-
-#: A run whose loss grows beyond this multiple of its initial loss has diverged.
-DIVERGENCE_FACTOR = 1e6
 
 
 def resolve_device(requested: str) -> str:
@@ -68,7 +65,6 @@ def train_grid(
     data: Sequence[RunData],
     *,
     device: str = "cpu",
-    record_params: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> list[Trajectory]:
     """Train all runs together; return one trajectory per run, in order."""
@@ -99,12 +95,12 @@ def train_grid(
 
     t_max = int(budget.max())
     hist_loss = torch.full((t_max, n_runs), float("nan"), dtype=torch.float32, device=device)
-    hist_w = torch.empty((t_max, n_runs), dtype=torch.float32, device=device) if record_params else None
-    hist_b = torch.empty((t_max, n_runs), dtype=torch.float32, device=device) if record_params else None
+    hist_w = torch.empty((t_max, n_runs), dtype=torch.float32, device=device)
+    hist_b = torch.empty((t_max, n_runs), dtype=torch.float32, device=device)
     length = torch.zeros(n_runs, dtype=torch.int64)
     final_w = torch.zeros(n_runs, dtype=torch.float32)
     final_b = torch.zeros(n_runs, dtype=torch.float32)
-    status = [BUDGET_EXHAUSTED] * n_runs
+    status = [Status.BUDGET_EXHAUSTED] * n_runs
     stop_at: list[int | None] = [None] * n_runs
     diverged_at: list[int | None] = [None] * n_runs
 
@@ -123,9 +119,8 @@ def train_grid(
             if loss0 is None:
                 loss0 = current.clone()
             hist_loss[t].index_copy_(0, active, current)
-            if hist_w is not None:
-                hist_w[t].index_copy_(0, active, w.detach())
-                hist_b[t].index_copy_(0, active, b.detach())
+            hist_w[t].index_copy_(0, active, w.detach())
+            hist_b[t].index_copy_(0, active, b.detach())
 
             diverged = ~torch.isfinite(current) | (current > DIVERGENCE_FACTOR * loss0)
             stopped = (current < threshold) & ~diverged
@@ -149,9 +144,9 @@ def train_grid(
         length[runs] = t + 1
         for run, is_stop, is_div in zip(runs.tolist(), stopped[idx].tolist(), diverged[idx].tolist()):
             if is_stop:
-                status[run], stop_at[run] = STOPPED, t
+                status[run], stop_at[run] = Status.STOPPED, t
             elif is_div:
-                status[run], diverged_at[run] = DIVERGED, t
+                status[run], diverged_at[run] = Status.DIVERGED, t
         keep = ~done
         if not bool(keep.any()):
             break
@@ -165,9 +160,8 @@ def train_grid(
 
     # One transpose to (runs, iterations) so each run's history is a contiguous row.
     loss_np = hist_loss.t().contiguous().cpu().numpy()
-    w_np = hist_w.t().contiguous().cpu().numpy() if hist_w is not None else None
-    b_np = hist_b.t().contiguous().cpu().numpy() if hist_b is not None else None
-    empty = np.empty(0, np.float32)
+    w_np = hist_w.t().contiguous().cpu().numpy()
+    b_np = hist_b.t().contiguous().cpu().numpy()
     lengths, ws, bs = length.tolist(), final_w.tolist(), final_b.tolist()
     return [
         Trajectory(
@@ -175,8 +169,8 @@ def train_grid(
             stop_iteration=stop_at[r],
             diverged_at=diverged_at[r],
             loss=loss_np[r, : lengths[r]],
-            w=w_np[r, : lengths[r]] if w_np is not None else empty,
-            b=b_np[r, : lengths[r]] if b_np is not None else empty,
+            w=w_np[r, : lengths[r]],
+            b=b_np[r, : lengths[r]],
             final_w=ws[r],
             final_b=bs[r],
         )

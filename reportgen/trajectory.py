@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
-STOPPED = "stopped"
-BUDGET_EXHAUSTED = "budget_exhausted"
-DIVERGED = "diverged"
+from .i18n import N_
+
+
+class Status(StrEnum):
+    """How a run's loop ended."""
+
+    STOPPED = "stopped"  # the stop test passed
+    BUDGET_EXHAUSTED = "budget_exhausted"  # max_iters iterations ran
+    DIVERGED = "diverged"  # the loss became non-finite or passed DIVERGENCE_FACTOR x its start
+
+    @property
+    def label(self) -> str:
+        """The status in words (an English msgid: translate it where it is shown)."""
+        return _LABELS[self]
+
+
+_LABELS = {Status.STOPPED: N_("stopped"), Status.BUDGET_EXHAUSTED: N_("budget exhausted"),
+           Status.DIVERGED: N_("diverged")}
+#: A run whose loss grows beyond this multiple of its initial loss has diverged.
+DIVERGENCE_FACTOR = 1e6
 
 
 @dataclass(frozen=True)
@@ -24,7 +42,7 @@ class RunData:
 class Trajectory:
     """What the training loop did for one run."""
 
-    status: str
+    status: Status
     stop_iteration: int | None  # 0-based iteration whose loss passed the stop test
     diverged_at: int | None
     loss: np.ndarray  # float32 loss of each iteration executed, before its update
@@ -41,7 +59,12 @@ class Trajectory:
     @property
     def updates(self) -> int:
         """Number of parameter updates applied (a diverged run's last one is withheld)."""
-        return self.iterations_run - (self.status == DIVERGED)
+        return self.iterations_run - (self.status == Status.DIVERGED)
+
+    @property
+    def initial_loss(self) -> float:
+        """The loss at the start, (w0, 0)."""
+        return float(self.loss[0])
 
     @property
     def final_loss(self) -> float:

@@ -1,13 +1,105 @@
-import sys
+"""Shared fixtures: the built-in config, its trained runs, and one tiny real project built once per session.
+
+Session fixtures are never changed by a test. A test that must damage or rebuild
+a project copies it first (:func:`copy_project`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from reportgen.build import CACHE_DIR, BuildOptions, BuildReport, build
+from reportgen.config import load_config
+from reportgen.grid import expand_grid
+from reportgen.results import RunResult
 
-from reportgen.config import load_config  # noqa: E402
-from reportgen.grid import expand_grid  # noqa: E402
+#: The tiny project: one run of every ending, a 2-D sweep, both formats, small frames.
+TINY = """
+title = "Tiny project"
+[defaults]
+max_iters = 130
+[[sweep]]
+name = "thr"
+title = "Thresholds"
+vary = { threshold = [10.0, 1.0, 0.1] }
+[[sweep]]
+name = "lr"
+vary = { lr = [0.01, 0.07] }
+[[sweep]]
+name = "slope"
+vary = { slope = [5.0] }
+[[sweep]]
+name = "grid"
+vary = { slope = [1.0, 3.0], lr = [0.02, 0.05] }
+animate = "none"
+[render]
+frame_every = 20
+fps = 10
+dpi = 40
+"""
+#: Builds of the tiny project are reproducible: this date is on every page.
+EPOCH = "1700000000"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A built project: its config, its site, what the build reported, and results.json by run id."""
+
+    root: Path
+    config: Path
+    site: Path
+    report: BuildReport
+    runs: dict[str, dict]
+
+    @property
+    def html(self) -> str:
+        return (self.site / "index.html").read_text("utf-8")
+
+    @property
+    def cache(self) -> Path:
+        return self.root / CACHE_DIR
+
+    def options(self, **changes) -> BuildOptions:
+        return BuildOptions(**{"config_path": self.config, "out": self.site, "jobs": 2, **changes})
+
+
+def build_project(root: Path, text: str, **options) -> Project:
+    """Write ``text`` as root/project.toml and build it into root/site."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "project.toml").write_text(text, "utf-8")
+    site = root / "site"
+    report = build(BuildOptions(config_path=root / "project.toml", out=site, **{"jobs": 2, **options}))
+    results = site / "results.json" if (site / "results.json").exists() else site / "en" / "results.json"
+    runs = {r["id"]: r for r in json.loads(results.read_text())["runs"]}
+    return Project(root, root / "project.toml", site, report, runs)
+
+
+def copy_project(project: Project, root: Path) -> Project:
+    """Copy a project (config, site and cache) to ``root``, for a test that changes it."""
+    shutil.copytree(project.root, root, symlinks=True)
+    report = BuildReport(out=root / "site", index=root / "site" / "index.html", results=project.report.results,
+                         trained=project.report.trained, rendered=project.report.rendered)
+    return Project(root, root / "project.toml", root / "site", report, project.runs)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> Project:
+    """The tiny project, built once, in English, under SOURCE_DATE_EPOCH."""
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = EPOCH
+    try:
+        return build_project(tmp_path_factory.mktemp("tiny"), TINY)
+    finally:
+        if saved is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +110,14 @@ def default_config():
 @pytest.fixture(scope="session")
 def default_specs(default_config):
     return expand_grid(default_config)
+
+
+@pytest.fixture(scope="session")
+def default_runs(default_specs) -> dict[str, RunResult]:
+    """Every run of the built-in config, trained and analysed, by id."""
+    from reportgen.analysis import analyse
+    from reportgen.train import draw_data, train_grid
+
+    data = draw_data(default_specs)
+    trajectories = train_grid(default_specs, data)
+    return {s.id: RunResult(s, d, t, analyse(d, s.params)) for s, d, t in zip(default_specs, data, trajectories)}

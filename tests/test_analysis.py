@@ -11,33 +11,31 @@ from reportgen.analysis import analyse
 from reportgen.config import Params
 from reportgen.grid import RunSpec
 from reportgen.train import draw_data, train_grid
-from reportgen.trajectory import DIVERGED, STOPPED, RunData
+from reportgen.trajectory import RunData, Status
 
 
 @pytest.fixture(scope="module")
-def default_runs(default_specs):
-    data = draw_data(default_specs)
-    trajectories = train_grid(default_specs, data)
-    return [(s, d, t, analyse(d, s.params)) for s, d, t in zip(default_specs, data, trajectories)]
+def runs(default_runs):
+    return [(r.spec, r.data, r.trajectory, r.analysis) for r in default_runs.values()]
 
 
-def test_predicted_equals_measured_for_every_stopped_default_run(default_runs):
-    stopped = [(s, t, a) for s, d, t, a in default_runs if t.status == STOPPED]
+def test_predicted_equals_measured_for_every_stopped_default_run(runs):
+    stopped = [(s, t, a) for s, d, t, a in runs if t.status == Status.STOPPED]
     assert len(stopped) >= 8
     for spec, traj, analysis in stopped:
         assert analysis.predicted_stop_iteration == traj.stop_iteration, spec.id
 
 
-def test_closed_form_tracks_the_measured_loss_curve(default_runs):
-    for spec, _, traj, analysis in default_runs:
-        if traj.status == DIVERGED:
+def test_closed_form_tracks_the_measured_loss_curve(runs):
+    for spec, _, traj, analysis in runs:
+        if traj.status == Status.DIVERGED:
             continue
         t = np.arange(traj.iterations_run)
         np.testing.assert_allclose(analysis.loss_at(t), traj.loss, rtol=2e-4, err_msg=spec.id)
 
 
-def test_floor_is_the_least_squares_minimum(default_runs):
-    _, data, _, analysis = default_runs[0]
+def test_floor_is_the_least_squares_minimum(runs):
+    _, data, _, analysis = runs[0]
     x, y = data.x.astype(float), data.y.astype(float)
     slope, intercept = np.polyfit(x, y, 1)
     assert analysis.w_star == pytest.approx(slope, rel=1e-9)
@@ -49,24 +47,24 @@ def test_floor_is_the_least_squares_minimum(default_runs):
         assert np.mean(0.5 * (y - (slope + dw) * x - (intercept + db)) ** 2) > analysis.loss_floor
 
 
-def test_threshold_below_floor_has_no_prediction_and_exhausts_the_budget(default_runs):
-    run = {s.id: (t, a) for s, _, t, a in default_runs}
+def test_threshold_below_floor_has_no_prediction_and_exhausts_the_budget(runs):
+    run = {s.id: (t, a) for s, _, t, a in runs}
     traj, analysis = run["threshold__threshold-0.1"]
     assert analysis.loss_floor > 0.1
     assert analysis.predicted_stop_iteration is None
-    assert traj.status == "budget_exhausted"
+    assert traj.status == Status.BUDGET_EXHAUSTED
     assert traj.final_loss == pytest.approx(analysis.loss_floor, rel=1e-4)
 
 
-def test_default_lr_sweep_brackets_the_computed_bound(default_config, default_runs):
+def test_default_lr_sweep_brackets_the_computed_bound(default_config, runs):
     """The config's lrs must be computed from the data, not guessed: check they still bracket it."""
     (sweep,) = [s for s in default_config.sweeps if s.name == "learning-rate"]
-    lr_max = default_runs[0][3].lr_max
+    lr_max = runs[0][3].lr_max
     lrs = sorted(sweep.vary["lr"])
     assert lrs[0] < 0.5 * lr_max  # clearly stable
     assert 0.95 * lr_max < lrs[1] < lr_max < lrs[2] < 1.05 * lr_max
-    outcome = {s.params.lr: t.status for s, _, t, _ in default_runs if s.sweep == "learning-rate"}
-    assert outcome[lrs[1]] == STOPPED and outcome[lrs[2]] == DIVERGED
+    outcome = {s.params.lr: t.status for s, _, t, _ in runs if s.sweep == "learning-rate"}
+    assert outcome[lrs[1]] == Status.STOPPED and outcome[lrs[2]] == Status.DIVERGED
 
 
 @settings(max_examples=25, deadline=None)
@@ -80,9 +78,9 @@ def test_stability_bound_separates_convergence_from_divergence(seed, factor, n):
     data = draw_data([spec])
     (traj,) = train_grid([spec], data)
     if factor > 1:
-        assert traj.status == DIVERGED
+        assert traj.status == Status.DIVERGED
     else:
-        assert traj.status != DIVERGED
+        assert traj.status != Status.DIVERGED
         assert traj.loss[-1] <= traj.loss[0]
 
 
@@ -95,4 +93,4 @@ def test_hessian_of_known_data():
     assert a.condition_number == pytest.approx(lam[1] / lam[0])
     assert a.lr_max == pytest.approx(2 / lam[1])
     assert (a.w_star, a.b_star, a.loss_floor) == pytest.approx((2.0, 1.0, 0.0), abs=1e-12)
-    assert a.initial_loss == pytest.approx(0.5 * (1 + 25) / 2)
+    assert a.loss_at(0) == pytest.approx(0.5 * (1 + 25) / 2)  # the closed form starts at the initial loss

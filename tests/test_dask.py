@@ -17,12 +17,13 @@ else:
     pytest.importorskip("dask.distributed", reason="needs the dask extra: pip install 'reportgen[dask]'")
 
 from reportgen import executors  # noqa: E402
-from reportgen.build import media_formats, train_runs  # noqa: E402
+from reportgen.build import train_runs  # noqa: E402
 from reportgen.cache import Cache  # noqa: E402
 from reportgen.config import parse_config  # noqa: E402
 from reportgen.exceptions import ConfigError  # noqa: E402
 from reportgen.grid import expand_grid  # noqa: E402
 from reportgen.progress import Progress  # noqa: E402
+from reportgen import render  # noqa: E402
 from reportgen.render import make_task, render_runs  # noqa: E402
 
 # Four runs, one of each ending: stopped at once (1 frame), budget exhausted, diverged, stopped late.
@@ -52,15 +53,15 @@ def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("dask")
     config = parse_config(TINY)
     results, _ = train_runs(expand_grid(config), Cache(root / "train"), Progress(quiet=True))
-    formats = media_formats(config)
-    assert formats == ("gif", "mp4"), "imageio-ffmpeg ships ffmpeg: MP4 must be compared too"
+    formats = config.render.formats
+    assert formats == ("gif", "mp4") and render.ffmpeg_exe(), "imageio-ffmpeg ships ffmpeg: MP4 must be compared too"
 
     local_cache, dask_cache = Cache(root / "local"), Cache(root / "dask")
-    local = render_runs([make_task(config, r, formats, local_cache) for r in results], jobs=2)
+    local = render_runs([make_task(config, r, formats, local_cache, "en") for r in results], jobs=2)
     with executors.make_executor("dask", 2) as executor:
         assert executor is not None
         done = []
-        remote = render_runs([make_task(config, r, formats, dask_cache) for r in results], 2, done.append, executor)
+        remote = render_runs([make_task(config, r, formats, dask_cache, "en") for r in results], 2, done.append, executor)
     assert len(done) == len(results)
     return local, remote, root
 

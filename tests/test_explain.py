@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from reportgen.analysis import analyse
-from reportgen.explain import (BELOW_FLOOR, STOPPED_AT_START, STOPPED_NORMALLY, UNSTABLE, excess_orders_counts,
-                               explain_stop, mode_rows, sweep_findings)
-from reportgen.results import RunResult
-from reportgen.train import draw_data, train_grid
+from reportgen.explain import StopCase, excess_orders_counts, explain_stop, mode_rows, sweep_findings
 
 
 @pytest.fixture(scope="module")
-def results(default_specs):
-    data = draw_data(default_specs)
-    trajectories = train_grid(default_specs, data)
-    return {s.id: RunResult(s, d, t, analyse(d, s.params)) for s, d, t in zip(default_specs, data, trajectories)}
+def results(default_runs):
+    return default_runs
 
 
 def test_each_homework_case_is_classified(results):
-    assert explain_stop(results["threshold__threshold-10"]).case == STOPPED_AT_START
-    assert explain_stop(results["threshold__threshold-1"]).case == STOPPED_NORMALLY
+    assert explain_stop(results["threshold__threshold-10"]).case == StopCase.AT_START
+    assert explain_stop(results["threshold__threshold-1"]).case == StopCase.REACHED
     below = explain_stop(results["threshold__threshold-0.1"])
-    assert below.case == BELOW_FLOOR
+    assert below.case == StopCase.BELOW_FLOOR
     assert below.loss_floor > below.threshold and below.lowest_loss >= below.loss_floor * (1 - 1e-5)
-    assert explain_stop(results["learning-rate__lr-0.059"]).case == UNSTABLE
-    assert explain_stop(results["learning-rate__lr-0.057"]).case == STOPPED_NORMALLY
+    assert explain_stop(results["learning-rate__lr-0.059"]).case == StopCase.UNSTABLE
+    assert explain_stop(results["learning-rate__lr-0.057"]).case == StopCase.REACHED
 
 
 def test_the_slow_mode_explains_the_slope_counts(results):

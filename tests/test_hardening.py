@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen import encode
+from reportgen import render
 from reportgen.build import CACHE_DIR, BuildOptions, build
 from reportgen.cli import main
 from reportgen.config import PARAM_NAMES, parse_config
@@ -110,14 +111,15 @@ def test_out_never_holds_the_project_or_the_config(tmp_path, capsys, monkeypatch
 
 
 def test_missing_ffmpeg_skips_mp4_with_one_warning(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(encode, "ffmpeg_exe", lambda: None)
+    monkeypatch.setattr(render, "ffmpeg_exe", lambda: None)
     (tmp_path / "c.toml").write_text(OK)
     with caplog.at_level(logging.WARNING, logger="reportgen"):
         report = build(BuildOptions(config_path=tmp_path / "c.toml", out=tmp_path / "site", jobs=1))
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "MP4" in warnings[0].getMessage()
-    for run in report.results:
-        assert run.media["mp4"] is None and run.media["gif"] and run.media["poster"]
+    runs = json.loads((tmp_path / "site" / "results.json").read_text())["runs"]
+    for run in runs:
+        assert run["media"]["mp4"] is None and run["media"]["gif"] and run["media"]["poster"]
     html = (tmp_path / "site" / "index.html").read_text()
     assert "<video" not in html and html.count('class="media-links"') == len(report.results)
 

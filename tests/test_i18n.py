@@ -19,8 +19,10 @@ from reportgen import fonts
 from reportgen.build import BuildOptions, build
 from reportgen.config import load_config, parse_config
 from reportgen.exceptions import ConfigError
-from reportgen.frames import FrameJob, FrameLabels, FrameRenderer, frame_labels
-from reportgen.i18n import catalog_path, localize_config, resolve_languages, translations
+from reportgen.animation import FrameJob, FrameLabels, frame_labels
+from reportgen.build import report_languages
+from reportgen.frames import FrameRenderer
+from reportgen.i18n import catalog_path, translations
 from reportgen.site import make_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,29 +77,30 @@ def test_catalog_compiles_in_memory_and_templates_use_it():
     tr = translations("zh-CN")
     assert tr.gettext("The model and the loop") == "模型与训练循环"
     assert tr.ngettext("%(num)d frame", "%(num)d frames", 5) % {"num": 5} == "5 帧"
-    page = make_environment(tr).from_string("{{ _('Theory') }}|{{ 'budget_exhausted' | status }}").render()
+    page = make_environment(tr).from_string("{{ _('Theory') }}|{{ Status.BUDGET_EXHAUSTED | status }}").render()
     assert page == "理论|预算用尽"
 
 
 def test_languages_resolve_and_bad_ones_are_one_clear_error():
-    assert resolve_languages("all") == ("en", "zh-CN")
-    assert resolve_languages("zh_cn") == ("zh-CN",)
+    config = load_config()
+    assert report_languages("all", config) == ("en", "zh-CN")
+    assert report_languages("zh_cn", config) == ("zh-CN",)
     with pytest.raises(ConfigError, match="--lang 'fr': unknown language; choose one of en, zh-CN, all"):
-        resolve_languages("fr")
+        report_languages("fr", config)
     assert parse_config('lang = "zh-CN"\n[[sweep]]\nname = "s"\nvary = { slope = [1.0] }\n').lang == "zh-CN"
-    with pytest.raises(ConfigError, match="lang: unknown language 'de'"):
+    with pytest.raises(ConfigError, match="lang: unknown language; choose one of en, zh-CN, all, got 'de'"):
         parse_config('lang = "de"\n[[sweep]]\nname = "s"\nvary = { slope = [1.0] }\n')
 
 
 def test_only_the_built_in_config_is_translated():
     zh = translations("zh-CN")
-    default = localize_config(load_config(), zh)
+    default = load_config().translated(zh.gettext)
     assert default.title == "线性回归的梯度下降"
     assert [s.title for s in default.sweeps] == ["停止阈值", "真实斜率", "学习率", "斜率 × 学习率"]
     assert default.text == load_config().text  # the config listing stays as written
     mine = parse_config('title = "True slope"\n[[sweep]]\nname = "s"\ntitle = "Learning rate"\nvary = { slope = [1.0] }\n',
                         source="mine.toml")
-    assert localize_config(mine, zh) == mine
+    assert mine.translated(zh.gettext) == mine
 
 
 # --------------------------------------------------------------------------- figures
@@ -110,7 +113,7 @@ def figure_words(lang: str) -> str:
     words += [tr.gettext(m) for m in ("threshold %(value)s", "floor %(value)s", "iteration", "loss (log scale)",
                                       "iterations to stop", "stability bound 2/λmax", "loss floor",
                                       "budget exhausted", "diverged", "%(sweep)s: %(values)s", "leaf")]
-    words += [s.title for s in localize_config(load_config(), tr).sweeps]
+    words += [s.title for s in load_config().translated(tr.gettext).sweeps]
     return "".join(words)
 
 

@@ -1,8 +1,8 @@
-"""Animations: a tiny real project built once, then its media read back and checked."""
+"""Animations: the tiny project's media read back and checked."""
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import subprocess
 import sys
@@ -13,37 +13,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reportgen.build import CACHE_DIR, BuildOptions, build
-from reportgen.frames import frame_iterations
-
-TINY = """
-title = "Tiny animations"
-[defaults]
-max_iters = 130
-[[sweep]]
-name = "thr"
-vary = { threshold = [10.0, 1.0, 0.1] }
-[[sweep]]
-name = "lr"
-vary = { lr = [0.07] }
-[[sweep]]
-name = "slope"
-vary = { slope = [5.0] }
-[render]
-frame_every = 20
-fps = 10
-dpi = 50
-"""
+from conftest import EPOCH, copy_project
+from reportgen.animation import frame_iterations
+from reportgen.build import BuildOptions, build
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("render")
-    (root / "tiny.toml").write_text(TINY)
-    options = BuildOptions(config_path=root / "tiny.toml", out=root / "site", jobs=2)
-    report = build(options)
-    doc = json.loads((root / "site" / "results.json").read_text())
-    return root, options, report, {r["id"]: r for r in doc["runs"]}
+def animated(tiny):
+    """The tiny project's animated runs (results.json), by id."""
+    return {run_id: run for run_id, run in tiny.runs.items() if run["frames"] is not None}
 
 
 def test_frame_iterations():
@@ -53,27 +31,29 @@ def test_frame_iterations():
     assert frame_iterations(1000, 20)[-2:] == [980, 999]
 
 
-def test_frame_counts_include_the_final_iteration(project):
-    _, _, _, runs = project
+def test_frame_counts_include_the_final_iteration(animated):
+    runs = animated
+    assert len(runs) == 6  # the 2-D sweep has animate = "none"
     for run in runs.values():
         assert run["frames"] == len(frame_iterations(run["iterations_run"], 20)), run["id"]
     assert runs["thr__threshold-10"]["frames"] == 1
     assert runs["thr__threshold-0.1"]["frames"] == 8  # 0..120 and the budget's last, 129
 
 
-def test_media_paths_are_relative_and_exist(project):
-    root, _, _, runs = project
-    for run in runs.values():
+def test_media_paths_are_relative_and_exist(tiny, animated):
+    for run in tiny.runs.values():
         assert set(run["media"]) == {"gif", "mp4", "poster"}
+        if run["id"] not in animated:
+            assert set(run["media"].values()) == {None}
+            continue
         for path in run["media"].values():
             assert not Path(path).is_absolute() and path.startswith("media/")
-            assert (root / "site" / path).stat().st_size > 0
+            assert (tiny.site / path).stat().st_size > 0
 
 
-def test_gif_decodes_and_loops_forever(project):
-    root, _, _, runs = project
-    run = runs["thr__threshold-0.1"]
-    with Image.open(root / "site" / run["media"]["gif"]) as gif:
+def test_gif_decodes_and_loops_forever(tiny):
+    run = tiny.runs["thr__threshold-0.1"]
+    with Image.open(tiny.site / run["media"]["gif"]) as gif:
         assert gif.info.get("loop") == 0
         durations = []
         for i in range(gif.n_frames):
@@ -84,7 +64,7 @@ def test_gif_decodes_and_loops_forever(project):
         # Every drawn frame shows for 1/fps; the last one is held about a second more.
         assert sum(durations) == pytest.approx(run["frames"] * 100 + 1000, abs=10 * run["frames"])
         assert durations[-1] >= 1000
-    poster = np.asarray(Image.open(root / "site" / run["media"]["poster"]).convert("RGB"))
+    poster = np.asarray(Image.open(tiny.site / run["media"]["poster"]).convert("RGB"))
     assert poster.shape == frame.shape
     assert np.mean(np.abs(poster.astype(int) - frame.astype(int))) < 8  # palette rounding only
 
@@ -108,17 +88,16 @@ def top_level_boxes(path: Path) -> list[str]:
     return boxes
 
 
-def test_mp4_is_h264_yuv420p_even_and_faststart(project):
-    root, _, _, runs = project
-    for run in runs.values():
-        path = root / "site" / run["media"]["mp4"]
+def test_mp4_is_h264_yuv420p_even_and_faststart(tiny, animated):
+    for run in animated.values():
+        path = tiny.site / run["media"]["mp4"]
         info = probe(path)
         stream = re.search(r"Video: (\w+).*?, (yuv\w+)[^,]*, (\d+)x(\d+)", info)
         assert stream, info
         codec, pix_fmt, width, height = stream.group(1), stream.group(2), int(stream.group(3)), int(stream.group(4))
         assert (codec, pix_fmt) == ("h264", "yuv420p")
         assert width % 2 == 0 and height % 2 == 0
-        poster = Image.open(root / "site" / run["media"]["poster"])
+        poster = Image.open(tiny.site / run["media"]["poster"])
         assert (width, height) == poster.size  # the frame size itself: nothing rescaled
         boxes = top_level_boxes(path)
         assert boxes.index("moov") < boxes.index("mdat"), boxes
@@ -126,28 +105,43 @@ def test_mp4_is_h264_yuv420p_even_and_faststart(project):
         assert frames == run["frames"] + 10  # plus one second of the final frame at 10 fps
 
 
-def test_diverged_run_is_labelled(project):
-    _, _, report, runs = project
-    run = runs["lr__lr-0.07"]
-    assert run["status"] == "diverged" and run["media"]["gif"]
-    assert run["final"]["loss"] is not None
+def test_diverged_run_says_so_in_its_final_frame(tiny):
+    from reportgen.animation import FrameJob, FrameLabels
+    from reportgen.frames import FrameRenderer
+
+    run = tiny.runs["lr__lr-0.07"]
+    assert run["status"] == "diverged" and run["media"]["gif"] and run["final"]["loss"] is not None
+    loss = np.array(run["loss_history"], dtype=np.float64)
+    x = np.linspace(0.5, 9.5, 12)
+    job = FrameJob(run_id=run["id"], title="t", x=x, y=2 * x + 5, slope=2.0, intercept=5.0, threshold=1.0,
+                   loss_floor=0.4, status="diverged", diverged_at=run["diverged_at"], loss=loss,
+                   w=np.linspace(0, 2, len(loss)), b=np.zeros(len(loss)), frame_every=20, labels=FrameLabels())
+    renderer = FrameRenderer(dpi=40)
+    renderer.setup(job)
+    renderer.draw(len(loss) - 2)
+    assert renderer.note.get_text() == ""
+    renderer.draw(len(loss) - 1)
+    assert renderer.note.get_text() == f"diverged at iteration {run['diverged_at']}"
 
 
-def test_rebuild_trains_and_renders_nothing_and_needs_no_torch(project):
-    root, options, _, _ = project
+def test_rebuild_trains_and_renders_nothing_and_imports_neither_torch_nor_matplotlib(tiny):
     code = (
         "import sys; from pathlib import Path; from reportgen.build import build, BuildOptions;"
-        f"r = build(BuildOptions(config_path=Path({str(options.config_path)!r}), out=Path({str(options.out)!r})));"
-        "print(r.trained, r.rendered, 'torch' in sys.modules)"
+        f"r = build(BuildOptions(config_path=Path({str(tiny.config)!r}), out=Path({str(tiny.site)!r})));"
+        "print(r.trained, r.rendered, 'torch' in sys.modules, 'matplotlib' in sys.modules)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    before = tiny.html
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH})
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["False", "0", "False"]
+    assert proc.stdout.split() == ["False", "0", "False", "False"]
+    assert tiny.html == before  # the same page, from cached figures
 
 
-def test_interrupted_or_damaged_entries_are_never_reused(project):
-    root, options, _, runs = project
-    cache_media = root / CACHE_DIR / "media"
+def test_interrupted_or_damaged_entries_are_never_reused(tiny, tmp_path):
+    project = copy_project(tiny, tmp_path / "copy")
+    root, options, runs = project.root, project.options(), {k: v for k, v in project.runs.items() if v["frames"]}
+    cache_media = project.cache / "media"
     # A half-written entry left by a killed render: a temporary folder with a truncated file.
     partial = cache_media / ".deadbeef.x.tmp"
     partial.mkdir()

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from reportgen.build import BuildOptions, build
-from reportgen.site import format_number
+from reportgen.formatting import num as format_number
 
 CONFIG = """
 title = "Site <script>alert(1)</script>"

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from course_loop import course_loop
 from reportgen.config import Params
+from reportgen.course import course_loop
 from reportgen.grid import RunSpec
 from reportgen.train import draw_data, train_grid
-from reportgen.trajectory import BUDGET_EXHAUSTED, DIVERGED, STOPPED
+from reportgen.trajectory import Status
 
 
 def train(params_list):
@@ -32,19 +32,18 @@ def assert_matches_course(p: Params, traj) -> None:
     if traj.stop_iteration != ref.stop_iteration or traj.diverged_at != ref.diverged_at:
         # Allowed only where the loss lands within float32 rounding of a boundary.
         k = min(len(ref.losses), traj.iterations_run) - 1
-        assert near_threshold(ref.losses[k], p.threshold) or traj.status == DIVERGED, (p, traj.status, ref)
+        assert near_threshold(ref.losses[k], p.threshold) or traj.status == Status.DIVERGED, (p, traj.status, ref)
         return
     assert traj.iterations_run == len(ref.losses)
     np.testing.assert_allclose(traj.loss, np.float32(ref.losses), rtol=1e-5, atol=1e-6)
-    if traj.status != DIVERGED:
+    if traj.status != Status.DIVERGED:
         assert math.isclose(traj.final_w, ref.w, rel_tol=1e-5, abs_tol=1e-5)
         assert math.isclose(traj.final_b, ref.b, rel_tol=1e-5, abs_tol=1e-5)
 
 
-def test_default_grid_is_bitwise_the_course(default_specs):
-    data = draw_data(default_specs)
-    trajectories = train_grid(default_specs, data)
-    for spec, traj in zip(default_specs, trajectories):
+def test_default_grid_is_bitwise_the_course(default_runs):
+    for run in default_runs.values():
+        spec, traj = run.spec, run.trajectory
         ref = course_loop(spec.params)
         assert traj.stop_iteration == ref.stop_iteration, spec.id
         assert traj.diverged_at == ref.diverged_at, spec.id
@@ -53,16 +52,15 @@ def test_default_grid_is_bitwise_the_course(default_specs):
         assert (traj.final_w, traj.final_b) == (np.float32(ref.w), np.float32(ref.b)), spec.id
 
 
-def test_course_homework_counts(default_specs):
+def test_course_homework_counts(default_runs):
     """The student's observations: loss < 10 stops at 0, counts fall as the slope grows."""
-    data = draw_data(default_specs)
-    runs = {s.id: t for s, t in zip(default_specs, train_grid(default_specs, data))}
+    runs = {run_id: r.trajectory for run_id, r in default_runs.items()}
     assert runs["threshold__threshold-10"].stop_iteration == 0
-    assert runs["threshold__threshold-0.1"].status == BUDGET_EXHAUSTED
+    assert runs["threshold__threshold-0.1"].status == Status.BUDGET_EXHAUSTED
     assert runs["threshold__threshold-0.1"].iterations_run == 1000
     counts = [runs[f"slope__slope-{s}"].stop_iteration for s in (1, 2, 3, 5)]
     assert counts == sorted(counts, reverse=True) and len(set(counts)) == 4
-    assert runs["learning-rate__lr-0.059"].status == DIVERGED
+    assert runs["learning-rate__lr-0.059"].status == Status.DIVERGED
 
 
 def test_drop_out_does_not_disturb_other_runs():
@@ -73,14 +71,14 @@ def test_drop_out_does_not_disturb_other_runs():
     _, together = train([a, b, c])
     _, alone = train([b])
     assert together[0].stop_iteration == 0
-    assert together[2].status == BUDGET_EXHAUSTED and together[2].iterations_run == 50
+    assert together[2].status == Status.BUDGET_EXHAUSTED and together[2].iterations_run == 50
     assert together[1].loss.tolist() == alone[0].loss.tolist()
 
 
 def test_divergence_is_marked_and_nothing_nan_travels():
     _, (fast, huge) = train([Params(lr=0.07), Params(lr=1e30)])
     for traj in (fast, huge):
-        assert traj.status == DIVERGED
+        assert traj.status == Status.DIVERGED
         assert traj.stop_iteration is None
         assert math.isfinite(traj.final_w) and math.isfinite(traj.final_b)
         assert np.isfinite(traj.w).all() and np.isfinite(traj.b).all()
@@ -121,7 +119,7 @@ params_strategy = st.builds(
 def test_random_grids_match_the_course(params_list):
     _, trajectories = train(params_list)
     for p, traj in zip(params_list, trajectories):
-        assert traj.status in (STOPPED, BUDGET_EXHAUSTED, DIVERGED)
+        assert traj.status in (Status.STOPPED, Status.BUDGET_EXHAUSTED, Status.DIVERGED)
         assert_matches_course(p, traj)
 
 

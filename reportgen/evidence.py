@@ -1,7 +1,7 @@
 """Capture, from one real run, the evidence for the course's graph questions (tasks 2, 3).
 
 The report shows what torch itself did with the course's loss: the autograd graph
-walked from ``loss.grad_fn`` (drawn as SVG), which tensors are leaves, what
+walked from ``loss.grad_fn`` (drawn by :mod:`reportgen.dag`), which tensors are leaves, what
 ``retain_grad()`` changes, that each iteration builds a fresh graph, and how
 torch.fx / torch.jit traces freeze it into a static one. Everything returned is
 plain data with memory addresses masked, so the report stays byte-reproducible.
@@ -9,76 +9,30 @@ plain data with memory addresses masked, so the report stays byte-reproducible.
 
 from __future__ import annotations
 
-import inspect
 import re
-import unicodedata
 import warnings
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
-from xml.sax.saxutils import escape
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .i18n import N_
+from .dag import Graph, GraphEdge, GraphNode
 
 if TYPE_CHECKING:  # torch is imported lazily: only a build that trains pays for it
     import torch
 
-AUTOGRAD_CONVENTION = (
-    "autograd: nodes are backward Functions (grad_fn) and AccumulateGrad leaves; edges follow "
-    "next_functions, the way the gradient flows, from loss down to the leaves w and b"
-)
-FORWARD_CONVENTION = (
-    "data: nodes are tensors, edges are the operations that combine them, the way the data "
-    "flows, up to the loss (recorded by torch.fx.symbolic_trace)"
-)
 #: The course's names for the values torch.fx names after their operation.
 COURSE_NAMES = {
     "mul": "wx", "add": "y_pred", "sub": "y - y_pred", "pow_1": "(y - y_pred)**2",
     "mul_1": "0.5*(y - y_pred)**2", "mean": "loss",
 }
-#: Titles and captions drawn in the graph SVGs (translated where the page is written).
-AUTOGRAD_TITLE = N_("PyTorch autograd graph of the course loss")
-AUTOGRAD_CAPTION = N_("autograd graph: grad_fn nodes, arrows follow next_functions to the leaves")
-FORWARD_TITLE = N_("Data-flow graph of the course loss")
-FORWARD_CAPTION = N_("data view: tensors are nodes, operations label the arrows")
 BRANCH_TRACE_INPUT = (1.0, 2.0, 3.0)
 BRANCH_PROBE_INPUT = (-1.0, -2.0, -3.0)
 
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]+")
 # torch appends the C++ source location of the build machine; it says nothing about the run.
 _TRIGGERED_RE = re.compile(r"\s*\(Triggered internally at [^)]*\)")
-
-
-@dataclass(frozen=True)
-class GraphNode:
-    """One node of a graph; leaves carry the name and shape of their tensor."""
-
-    id: str
-    label: str  # e.g. "MeanBackward0", "AccumulateGrad", or a tensor name in the data view
-    kind: str  # "function" | "leaf" (autograd); "input" | "leaf" | "tensor" (data view)
-    tensor: str | None = None  # "w" / "b" for a leaf
-    shape: tuple[int, ...] | None = None
-
-
-@dataclass(frozen=True)
-class GraphEdge:
-    """A directed edge between two node ids, with an optional operation label."""
-
-    source: str
-    target: str
-    label: str = ""
-
-
-@dataclass(frozen=True)
-class Graph:
-    """A directed acyclic graph and the convention it is drawn in."""
-
-    convention: str
-    root: str
-    nodes: tuple[GraphNode, ...]
-    edges: tuple[GraphEdge, ...]
 
 
 @dataclass(frozen=True)
@@ -119,8 +73,6 @@ class StaticProof:
     """The same computation frozen by tracing, and a branch a trace cannot follow."""
 
     fx_graph: str
-    fx_code: str
-    jit_code: str | None  # None where torch.jit.trace failed
     branch_source: str
     trace_input: tuple[float, ...]
     probe_input: tuple[float, ...]
@@ -134,11 +86,8 @@ class StaticProof:
 class GraphEvidence:
     """Everything the report shows for tasks 2 and 3, captured from one run."""
 
-    torch_version: str
-    autograd: Graph
-    svg: str  # the autograd graph
-    forward: Graph
-    forward_svg: str
+    autograd: Graph  # nodes are grad_fn Functions and AccumulateGrad leaves; edges follow next_functions
+    forward: Graph  # the course's view: tensors are nodes, the operations label the edges
     tensors: tuple[TensorFacts, ...]  # w, b, wx, y_pred, loss
     non_leaf_grad_warning: str | None
     retain_grad: RetainGradProof
@@ -189,11 +138,8 @@ def _capture(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -> GraphEvidenc
     )
     forward, static = _static_proof(xt, yt, w0)
     return GraphEvidence(
-        torch_version=str(torch.__version__),
         autograd=autograd,
-        svg=render_svg(autograd, AUTOGRAD_TITLE, AUTOGRAD_CAPTION),
         forward=forward,
-        forward_svg=render_svg(forward, FORWARD_TITLE, FORWARD_CAPTION),
         tensors=tensors,
         non_leaf_grad_warning=_first_line(user[0]) if user else None,
         retain_grad=retain,
@@ -260,7 +206,7 @@ def _walk_autograd(root: Any, leaves: dict[str, torch.Tensor]) -> Graph:
             edges.append(GraphEdge(ids[id(fn)], register(nxt)))
             if new:
                 queue.append(nxt)
-    return Graph(AUTOGRAD_CONVENTION, ids[id(root)], tuple(nodes), tuple(edges))
+    return Graph(ids[id(root)], tuple(nodes), tuple(edges))
 
 
 def _dynamic_proof(x: torch.Tensor, y: torch.Tensor, w0: float, lr: float) -> DynamicProof:
@@ -299,12 +245,6 @@ def _static_proof(x: torch.Tensor, y: torch.Tensor, w0: float) -> tuple[Graph, S
     w, b = _parameters(w0)
     gm = torch.fx.symbolic_trace(course_loss)
     ShapeProp(gm).propagate(x, y, w, b)
-    with warnings.catch_warnings(record=True):  # torch.jit.trace is deprecated in recent torch
-        warnings.simplefilter("always")
-        try:
-            jit_code: str | None = _clean(torch.jit.trace(course_loss, (x, y, w, b)).code)
-        except Exception:  # optional evidence: absent from builds where tracing fails
-            jit_code = None
 
     trace_input = torch.tensor(BRANCH_TRACE_INPUT)
     probe = torch.tensor(BRANCH_PROBE_INPUT)
@@ -320,9 +260,7 @@ def _static_proof(x: torch.Tensor, y: torch.Tensor, w0: float) -> tuple[Graph, S
         fx_error = f"{type(exc).__name__}: {_first_line(str(exc))}"
     static = StaticProof(
         fx_graph=_clean(str(gm.graph)),
-        fx_code=_clean(gm.code),
-        jit_code=jit_code,
-        branch_source=inspect.getsource(double_if_positive).strip(),
+        branch_source=_source(double_if_positive),
         trace_input=BRANCH_TRACE_INPUT,
         probe_input=BRANCH_PROBE_INPUT,
         trace_warning=_first_line(tracer[0]) if tracer else None,
@@ -353,7 +291,14 @@ def _fx_data_graph(gm: Any) -> Graph:
                 if isinstance(arg, torch.fx.Node):
                     edges.append(GraphEdge(arg.name, n.name, " ".join([op, *consts])))
     root = next(n.id for n in nodes if n.label == "loss")
-    return Graph(FORWARD_CONVENTION, root, tuple(nodes), tuple(edges))
+    return Graph(root, tuple(nodes), tuple(edges))
+
+
+def _source(function: Any) -> str:
+    """Return a function's source, as a student reads it."""
+    import inspect
+
+    return inspect.getsource(function).strip()
 
 
 def _clean(text: str) -> str:
@@ -365,142 +310,3 @@ def _clean(text: str) -> str:
 def _first_line(text: str) -> str:
     """Return the first line of a cleaned message."""
     return _clean(text).split("\n", 1)[0]
-
-
-# ---- SVG: longest-path layering, a dummy point per skipped row, barycentre ordering ----
-
-_CHAR_W, _LINE_H, _PAD, _GAP_X, _GAP_Y, _MARGIN, _CAPTION_H = 8.0, 16, 9, 30, 50, 20, 30
-_COLOURS = {  # fill, stroke
-    "function": ("#e8f0fb", "#3b6ea8"), "tensor": ("#e8f0fb", "#3b6ea8"),
-    "leaf": ("#fde3b8", "#b06400"), "input": ("#eeeeee", "#777777"),
-}
-
-
-def _lines(node: GraphNode, leaf: str = "leaf") -> list[str]:
-    """Return the text lines drawn inside a node's box."""
-    lines = [f"{node.tensor} ({leaf})" if node.kind == "leaf" else node.label]
-    if node.kind == "leaf" and node.label != node.tensor:
-        lines.append(node.label)
-    if node.shape is not None:
-        lines.append(f"shape {node.shape}")
-    return lines
-
-
-def _width(text: str) -> float:
-    """Return the drawn width of ``text``: a wide (CJK) character takes two monospace cells."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text) * _CHAR_W
-
-
-def _num(v: float) -> str:
-    return f"{v:.1f}".removesuffix(".0")
-
-
-def render_svg(graph: Graph, title: str, caption: str, leaf: str = "leaf") -> str:
-    """Draw a graph with its root on top; return a standalone SVG document (``leaf`` marks the leaves)."""
-    # Lay out with the root on top. The data view's edges point up, towards the loss.
-    downward = graph.root not in {e.target for e in graph.edges}
-    pairs = [(e.source, e.target) if downward else (e.target, e.source) for e in graph.edges]
-    ids = [n.id for n in graph.nodes]
-    above = {i: [u for u, v in pairs if v == i] for i in ids}
-    rank: dict[str, int] = {}
-
-    def depth(i: str) -> int:  # longest path from a top node
-        if i not in rank:
-            rank[i] = max((depth(u) + 1 for u in above[i]), default=0)
-        return rank[i]
-
-    bottom = max(depth(i) for i in ids)
-    sources = {u for u, _ in pairs}
-    rank.update({i: bottom for i in ids if i not in sources})  # leaves and inputs share the bottom row
-    rows = [[i for i in ids if rank[i] == r] for r in range(bottom + 1)]
-    width = {n.id: max(_width(s) for s in _lines(n, leaf)) + 2 * _PAD for n in graph.nodes}
-    height = {n.id: len(_lines(n, leaf)) * _LINE_H + _PAD for n in graph.nodes}
-    up: dict[str, list[str]] = {i: [] for i in ids}
-    down: dict[str, list[str]] = {i: [] for i in ids}
-    routes = []
-    for k, (u, v) in enumerate(pairs):  # a long edge passes one zero-width dummy per row it skips
-        chain = [u, *(f"_d{k}_{r}" for r in range(rank[u] + 1, rank[v])), v]
-        for r, d in enumerate(chain[1:-1], rank[u] + 1):
-            rows[r].append(d)
-            rank[d], width[d], height[d], up[d], down[d] = r, 0.0, 0.0, [], []
-        for a, c in zip(chain, chain[1:]):
-            up[c].append(a)
-            down[a].append(c)
-        routes.append(chain)
-
-    x = {i: float(j) for row in rows for j, i in enumerate(row)}
-    for order, near in ((rows, up), (rows[::-1], down), (rows, up)):
-        for row in order:  # move each node over its neighbours, keep the order, never overlap
-            want = {i: sum(x[p] for p in near[i]) / len(near[i]) if near[i] else x[i] for i in row}
-            row.sort(key=want.__getitem__)
-            right = -float("inf")
-            for i in row:
-                x[i] = max(want[i], right + _GAP_X + width[i] / 2)
-                right = x[i] + width[i] / 2
-    shift = _MARGIN - min(x[i] - width[i] / 2 for i in x)
-    x = {i: v + shift for i, v in x.items()}
-    row_h = [max([height[i] for i in row] + [_LINE_H]) for row in rows]
-    y, top = {}, _MARGIN + _CAPTION_H
-    for row, h in zip(rows, row_h):
-        y.update({i: top + h / 2 for i in row})
-        top += h + _GAP_Y
-    total_w = max(max(x[i] + width[i] / 2 for i in x) + _MARGIN, _width(caption) + 2 * _MARGIN)
-    total_h = top - _GAP_Y + _MARGIN
-
-    # Spread the edges meeting one side of a box across it, in the order of where they come from.
-    port: dict[tuple[int, int], float] = {}
-    for end, nxt in ((0, 1), (-1, -2)):
-        sides: dict[str, list[int]] = {}
-        for k, chain in enumerate(routes):
-            sides.setdefault(chain[end], []).append(k)
-        for i, ks in sides.items():
-            ks.sort(key=lambda k: x[routes[k][nxt]])
-            for j, k in enumerate(ks):
-                port[(k, end)] = x[i] - width[i] / 2 + width[i] * (j + 1) / (len(ks) + 1)
-
-    size = f'width="{_num(total_w)}" height="{_num(total_h)}"'
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" {size} viewBox="0 0 {_num(total_w)} {_num(total_h)}" '
-        'font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="13">',
-        f"<title>{escape(title)}</title>",
-        f'<rect x="0" y="0" {size} fill="#ffffff"/>',
-        f'<text x="{_MARGIN}" y="{_MARGIN + 12}" fill="#333333">{escape(caption)}</text>',
-    ]
-    labels = []
-    for k, (edge, chain) in enumerate(zip(graph.edges, routes)):
-        u, v = chain[0], chain[-1]
-        pts = [(port[(k, 0)], y[u] + height[u] / 2)]
-        for d in chain[1:-1]:  # straight down through each skipped row
-            pts += [(x[d], y[d] - row_h[rank[d]] / 2), (x[d], y[d] + row_h[rank[d]] / 2)]
-        pts.append((port[(k, -1)], y[v] - height[v] / 2))
-        if edge.label:  # beside the upper box: the consumer in the data view
-            (ax, ay), (bx, by) = pts[0], pts[1]
-            labels.append(f'<text x="{_num((ax + bx) / 2)}" y="{_num((ay + by) / 2 + 4)}" text-anchor="middle" '
-                          'font-size="11" fill="#8a3b00" stroke="#ffffff" stroke-width="4" '
-                          f'paint-order="stroke">{escape(edge.label)}</text>')
-        out.append(_arrow(pts if downward else pts[::-1]))
-    for n in graph.nodes:
-        fill, stroke = _COLOURS.get(n.kind, _COLOURS["function"])
-        w, h, cx, top = width[n.id], height[n.id], x[n.id], y[n.id] - height[n.id] / 2
-        out.append(f'<rect x="{_num(cx - w / 2)}" y="{_num(top)}" width="{_num(w)}" height="{_num(h)}" '
-                   f'rx="6" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>')
-        for j, line in enumerate(_lines(n, leaf)):
-            bold = ' font-weight="bold"' if j == 0 else ""
-            out.append(f'<text x="{_num(cx)}" y="{_num(top + _PAD / 2 + _LINE_H * j + 13)}" '
-                       f'text-anchor="middle" fill="#111111"{bold}>{escape(line)}</text>')
-    return "\n".join(out + labels + ["</svg>"]) + "\n"
-
-
-def _arrow(pts: Sequence[tuple[float, float]]) -> str:
-    """Draw a polyline with an arrowhead at its last point."""
-    (px, py), (qx, qy) = pts[-2], pts[-1]
-    length = max(((qx - px) ** 2 + (qy - py) ** 2) ** 0.5, 1e-9)
-    ux, uy = (qx - px) / length, (qy - py) / length
-    head = [(qx, qy), (qx - 9 * ux + 4 * uy, qy - 9 * uy - 4 * ux), (qx - 9 * ux - 4 * uy, qy - 9 * uy + 4 * ux)]
-    line = [*pts[:-1], (qx - 8 * ux, qy - 8 * uy)]  # stop short so the line does not blunt the tip
-
-    def fmt(points: Sequence[tuple[float, float]]) -> str:
-        return " ".join(f"{_num(a)},{_num(b)}" for a, b in points)
-
-    return (f'<polyline points="{fmt(line)}" fill="none" stroke="#555555" stroke-width="1.4"/>'
-            f'<polygon points="{fmt(head)}" fill="#555555"/>')

@@ -1,7 +1,8 @@
-"""A straightforward per-run implementation of the course loop: the tests' reference.
+"""The course's training loop, one run at a time, as a student runs it.
 
-Written from ``course_script.py``, one run at a time, with the global RNG, as a
-student runs it. The batched trainer must agree with it.
+Written from the course's script: the global RNG, the same draw order, update
+then test. It is the reference the batched trainer (:mod:`reportgen.train`)
+must match bit for bit, and the per-run baseline of ``benchmarks/bench_train.py``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from dataclasses import dataclass
 
 import torch
 
-from reportgen.config import Params
+from .config import Params
+from .trajectory import DIVERGENCE_FACTOR
 
 
-@dataclass
+@dataclass(frozen=True)
 class CourseRun:
+    """What the course loop did for one run."""
+
     stop_iteration: int | None
     diverged_at: int | None
     losses: list[float]
@@ -38,7 +42,7 @@ def course_loop(p: Params) -> CourseRun:
         value = loss.item()
         losses.append(value)
         # The project's divergence rule, checked before the update (which it withholds).
-        if not math.isfinite(value) or value > 1e6 * losses[0]:
+        if not math.isfinite(value) or value > DIVERGENCE_FACTOR * losses[0]:
             return CourseRun(None, iteration, losses, w.item(), b.item())
         loss.backward()
         b.data.sub_(p.lr * b.grad)

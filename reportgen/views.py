@@ -1,0 +1,151 @@
+"""What each page shows: frozen, per-language view objects, built before anything is written.
+
+The templates read these and nothing else. Every number in them was computed
+by an earlier stage; a view only gathers, per language, the run, its animation
+in that language, its explanation and the figures.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+from dataclasses import dataclass
+from importlib import resources
+from typing import Mapping, Sequence
+
+from .config import Config, Params, Sweep
+from .evidence import GraphEvidence
+from .explain import ModeRow, StopExplanation, SweepFindings, excess_orders_counts, mode_rows, sweep_findings
+from .cache import Cache
+from .figures import Figure, Figures, code_listing
+from .formatting import run_label
+from .languages import LANGUAGES
+from .render import RunMedia
+from .results import RunResult
+
+#: Sweeps larger than this get no table of runs, only their heatmap; every run stays in results.json.
+TABLE_LIMIT = 60
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One run as a page shows it."""
+
+    result: RunResult
+    label: str  # "slope = 5, lr = 0.057"
+    stop: StopExplanation
+    media: RunMedia | None  # its animation in the page's language; None when it is not animated
+
+    @property
+    def id(self) -> str:
+        return self.result.id
+
+    def url(self, fmt: str) -> str | None:
+        """Return the site path of this run's gif, mp4 or poster, or None."""
+        return self.media.url(self.id, fmt) if self.media else None
+
+
+@dataclass(frozen=True)
+class SweepView:
+    """One sweep: its runs, what they show together, and its figures."""
+
+    sweep: Sweep
+    runs: tuple[RunView, ...]
+    findings: SweepFindings
+    modes: tuple[ModeRow, ...]
+    excess_orders_counts: bool  # more slow-mode excess always meant a later stop
+    overlay: Figure | None
+    heatmap: Figure | None
+
+    @property
+    def animated(self) -> tuple[RunView, ...]:
+        return tuple(r for r in self.runs if r.media is not None)
+
+    @property
+    def tabulated(self) -> bool:
+        return len(self.runs) <= TABLE_LIMIT
+
+
+@dataclass(frozen=True)
+class PageView:
+    """Everything one language's page shows."""
+
+    lang: str
+    switch: tuple[tuple[str, str], ...]  # the build's other languages: (code, name in that language)
+    config: Config  # in the page's language
+    defaults: Params
+    sweeps: tuple[SweepView, ...]
+    theory_rows: tuple[ModeRow, ...]  # the 1-D sweeps' runs; a 2-D sweep has its heatmap instead
+    evidence: GraphEvidence | None
+    figures: Figures
+    loop_html: str  # the training loop, highlighted
+    config_html: str  # the config, highlighted
+    command: str
+    versions: Mapping[str, str]
+    built: str
+
+
+def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequence[RunResult],
+              media: Mapping[tuple[str, str], RunMedia], stops: Mapping[str, StopExplanation],
+              figures: Figures, evidence: GraphEvidence | None, command: str, cache: Cache) -> PageView:
+    """Gather one language's page from the stages' outputs."""
+    sweeps = []
+    for sweep in config.sweeps:
+        runs = [r for r in results if r.spec.sweep == sweep.name]
+        modes = tuple(mode_rows(runs))
+        sweeps.append(SweepView(
+            sweep=sweep,
+            runs=tuple(RunView(r, run_label(r.spec.varied), stops[r.id], media.get((lang, r.id))) for r in runs),
+            findings=sweep_findings(sweep.name, runs),
+            modes=modes,
+            excess_orders_counts=excess_orders_counts(modes),
+            overlay=figures.overlays.get(sweep.name),
+            heatmap=figures.heatmaps.get(sweep.name),
+        ))
+    theory = tuple(row for s in sweeps if len(s.sweep.vary) == 1 and s.tabulated for row in s.modes)
+    return PageView(
+        lang=lang,
+        switch=tuple((code, LANGUAGES[code]) for code in languages if code != lang),
+        config=config,
+        defaults=config.defaults,
+        sweeps=tuple(sweeps),
+        theory_rows=theory,
+        evidence=evidence,
+        figures=figures,
+        loop_html=code_listing(training_loop_source(), "python", cache),
+        config_html=code_listing(config.text, "toml", cache),
+        command=command,
+        versions=versions(),
+        built=build_time(),
+    )
+
+
+def training_loop_source() -> str:
+    """Return the source of the batched training function, read from the package (torch not imported)."""
+    text = resources.files("reportgen").joinpath("train.py").read_text("utf-8")
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef) and node.name == "train_grid":
+            return ast.get_source_segment(text, node) or ""
+    return ""
+
+
+def build_time() -> str:
+    """Return the build date: SOURCE_DATE_EPOCH's when set (reproducible), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = (dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch and epoch.isdigit()
+              else dt.datetime.now(dt.timezone.utc))
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def versions(*extra: str) -> dict[str, str]:
+    """Return the versions of the software that made the report (and of the ``extra`` packages)."""
+    out = {"Python": platform.python_version()}
+    for name in ("reportgen", "torch", "matplotlib", "numpy", "imageio-ffmpeg", *extra):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
