@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import languages, output
+from .animation import settle_of
 from .cache import Cache, content_key
 from .config import Config, load_config
 from .evidence import GraphEvidence
@@ -70,9 +71,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     media, rendered = render_media(translated, results, config.render.formats, cache, progress,
                                    options.jobs, options.executor, options.scheduler)
     evidence = graph_evidence(results, cache)
-    # A run's animation settles at the same iteration in every language: take the first one's.
-    settled = {r.id: media[(langs[0], r.id)].settle_iteration for r in results if (langs[0], r.id) in media}
-    stops = {r.id: explain_stop(r, settled.get(r.id)) for r in results}
+    stops = {r.id: explain_stop(r, settle_of(r, config.render)) for r in results}
     command = rebuild_command(options)
     pages = []
     for lang in langs:
@@ -80,7 +79,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
             figures = draw_figures(translated[lang], results, evidence, lang, translations(lang), cache)
         pages.append(page_view(translated[lang], lang, langs, results, media, stops, figures, evidence, command, cache))
     document = results_document(config, results, {run_id: m for (lang, run_id), m in media.items()
-                                                  if lang == langs[0]})
+                                                  if lang == langs[0]}, stops)
 
     with output.staged_output(options.out) as stage, progress.stage("writing pages"):
         write_site(stage, pages, document, cache.root / "templates" if cache.enabled else None)

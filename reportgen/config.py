@@ -93,12 +93,17 @@ class Params:
 class RenderSettings:
     """How animations are drawn and encoded (the ``[render]`` table)."""
 
-    frame_every: int = option(20, "Draw a frame every this many iterations.", between(1, 1_000_000))
+    frame_every: int = option(1, "Draw every this many iterations into the MP4; 1 lets the video's scrubber reach "
+                                 "each one.", between(1, 1_000_000))
     formats: tuple[str, ...] = option(("gif", "mp4"), "Animation formats to write; [] trains and tabulates only.",
                                       choices=("gif", "mp4"))
-    fps: int = option(10, "Frames per second of the animations.", between(1, 60))
-    dpi: int = option(80, "Resolution of the frames, in pixels per inch.", between(30, 300))
-    max_frames: int = option(20_000, "Refuse a build whose animations would need more frames than this.",
+    seconds: float = option(8.0, "About how long a run's video plays; its frame rate follows, within 5 and fps.",
+                            between(1, 600))
+    fps: int = option(60, "The fastest a video plays, in frames per second: longer runs play longer.", between(5, 120))
+    gif_frames: int = option(30, "Frames of a run's GIF preview, evenly spaced from the first to the last.",
+                             between(2, 500))
+    dpi: int = option(100, "Resolution of the frames, in pixels per inch (8 inches wide).", between(30, 300))
+    max_frames: int = option(50_000, "Refuse a build whose animations would need more frames than this.",
                              between(1, 10_000_000))
 
 

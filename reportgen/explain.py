@@ -41,7 +41,7 @@ class StopExplanation:
     max_iters: int
     stop_iteration: int | None
     predicted_stop_iteration: int | None
-    settle_iteration: int | None  # drawn frames differ by < 1 px from here on
+    settle_iteration: int | None  # from here on the drawn fit stays within 1 px of where it ends
     lr: float
     lr_max: float
     diverged_at: int | None
@@ -81,7 +81,7 @@ def slow_mode_estimate(excess_slow: float, contraction: float, threshold: float,
 def explain_stop(result: RunResult, settle_iteration: int | None = None) -> StopExplanation:
     """Classify why a run ended as it did, with the numbers that show it.
 
-    ``settle_iteration``: the drawn iteration from which its animation no longer moves, when it has one.
+    ``settle_iteration``: the iteration from which its animation's fit no longer moves visibly, if it settles.
     """
     t, a, p = result.trajectory, result.analysis, result.spec.params
     finite = [v for v in t.loss.tolist() if math.isfinite(v)]

@@ -1,9 +1,15 @@
 """Draw a run's animation frames off-screen, fast: one figure, static parts drawn once.
 
-Each frame has two panels: the data with the true line and the current fit, and
-the loss curve so far on a log axis with the stop threshold and the loss floor.
-Only the artists that change (the fit, the loss curve, the title) are redrawn
-onto a saved background: matplotlib blitting, on the Agg canvas.
+A frame has three views of one state, iteration t with the (w_t, b_t) its forward
+pass used: the data with the true line and the fit y = w_t x + b_t; the loss
+surface L(w, b) with its contours, the least-squares minimum, the true point,
+the slow and fast eigen-directions of H and the path so far; and the loss curve.
+
+Speed comes from blitting on the Agg canvas. The static parts are drawn once per
+run and kept as a background. The growing paths (the loss curve and the path on
+the surface) are drawn onto a second, "trail" background one new segment at a
+time, so a frame costs the same at iteration 5 and at iteration 5,000. Only the
+fit, the markers of the current state and the heading are drawn on top.
 """
 
 from __future__ import annotations
@@ -17,161 +23,316 @@ matplotlib.use("Agg", force=True)  # headless, before anything imports pyplot
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .animation import FIGSIZE, FrameJob  # noqa: E402
+from .animation import (  # noqa: E402
+    FIGSIZE, FIT_PANEL, FONT_PT, LOSS_PANEL, STATE, STATE_Y, SURFACE_GRID, SURFACE_PANEL, FrameJob, FramePlan, plan,
+)
 from .fonts import families  # noqa: E402
 from .formatting import fixed, num, param  # noqa: E402
 from .trajectory import Status  # noqa: E402
 
-FIT_COLOR = "#d62728"
-POINT_COLOR = "#1f77b4"
-LOSS_COLOR = "#1f77b4"
-THRESHOLD_COLOR = "#ff7f0e"
-FLOOR_COLOR = "#2ca02c"
-#: Fit parameters are clamped to this magnitude before drawing (a diverged run grows without bound).
-CLAMP = 1e6
+FIT_COLOR = "#c62828"
+POINT_COLOR = "#1f5fa8"
+TRUE_COLOR = "0.35"
+LOSS_COLOR = "#1f5fa8"
+PATH_COLOR = "#c62828"
+THRESHOLD_COLOR = "#d35400"
+FLOOR_COLOR = "#2e7d32"
+EIGEN_COLOR = "#6a3d9a"
+CONTOUR_COLOR = "0.62"
 
 
 class FrameRenderer:
     """One reusable figure that draws the frames of one run after another."""
 
-    def __init__(self, dpi: int = 80, cjk: bool = False) -> None:
+    def __init__(self, dpi: int = 100, cjk: bool = False) -> None:
         self.dpi = dpi
-        sans, mono = families(cjk)
-        # Every text made below takes its font list now: DejaVu first, then the CJK font when asked for.
-        with matplotlib.rc_context({"font.family": list(sans)}):
-            self._build(dpi, mono, cjk)
+        sans, _ = families(cjk)
+        # Every text takes its font list and size when it is made: DejaVu first, then the CJK font when asked for.
+        self.rc = {"font.family": list(sans), "font.size": FONT_PT, "axes.labelsize": FONT_PT,
+                   "xtick.labelsize": FONT_PT, "ytick.labelsize": FONT_PT}
+        with matplotlib.rc_context(self.rc):
+            self._build(dpi, cjk)
+        self.job: FrameJob | None = None
+        self.plan: FramePlan | None = None
+        self._per_run: list = []
 
-    def _build(self, dpi: int, mono: tuple[str, ...], cjk: bool) -> None:
-        """Make the figure and every artist, once."""
+    def _build(self, dpi: int, cjk: bool) -> None:
+        """Make the figure and every artist that lives across runs, once."""
         self.fig = Figure(figsize=FIGSIZE, dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
-        self.ax_fit, self.ax_loss = ax, lx = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1]})
-        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.83, wspace=0.22)
-        # Every artist is made once and only updated per run: building ticks, texts and
-        # legends anew for each run cost more than drawing all of its frames.
-        self.points = ax.scatter([], [], s=18, color=POINT_COLOR, zorder=3, label="data")
-        (self.true_line,) = ax.plot([], [], "--", color="0.45", lw=1.5, label="true line")
-        (self.fit_line,) = ax.plot([], [], "-", color=FIT_COLOR, lw=3, label="fit y = wx + b", animated=True)
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        self.fit_legend = ax.legend(loc="upper left", fontsize=8, frameon=False)
+        self.ax_fit = ax = self.fig.add_axes(FIT_PANEL.rect)
+        self.ax_surface = sx = self.fig.add_axes(SURFACE_PANEL.rect)
+        self.ax_loss = lx = self.fig.add_axes(LOSS_PANEL.rect)
+        for axes in (ax, sx, lx):
+            axes.xaxis.set_major_locator(MaxNLocator(4))
+            axes.yaxis.set_major_locator(MaxNLocator(4))
+        self.points = ax.scatter([], [], s=30, color=POINT_COLOR, zorder=3)
+        (self.true_line,) = ax.plot([], [], "--", color=TRUE_COLOR, lw=2)
+        (self.fit_line,) = ax.plot([], [], "-", color=FIT_COLOR, lw=3.5, animated=True)
+        ax.set_xlabel("x", labelpad=2)
+        ax.set_ylabel("y", labelpad=2)
+        # The key sits bottom right, where data that rises from left to right leaves room.
+        self.key_true = ax.text(0.97, 0.03, "", transform=ax.transAxes, ha="right", va="bottom", color=TRUE_COLOR)
+        self.key_fit = ax.text(0.97, 0.14, "", transform=ax.transAxes, ha="right", va="bottom", color=FIT_COLOR)
         # The CJK font has one weight: ask for bold only where every glyph has it.
-        self.note = ax.text(0.97, 0.04, "", transform=ax.transAxes, ha="right", color=FIT_COLOR, fontsize=10,
-                            fontweight="normal" if cjk else "bold", animated=True)
+        weight = "normal" if cjk else "bold"
+        self.off_note = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", color=FIT_COLOR,
+                                fontweight=weight, animated=True, linespacing=1.2,
+                                bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": FIT_COLOR, "alpha": 0.9})
+
+        sx.set_xlabel("w", labelpad=2)
+        sx.set_ylabel("b", labelpad=2)
+        (self.path_line,) = sx.plot([], [], "-", color=PATH_COLOR, lw=1.6, animated=True)
+        (self.path_dot,) = sx.plot([], [], "o", color=PATH_COLOR, ms=8, animated=True)
+        self.left_note = sx.text(0.5, 0.06, "", transform=sx.transAxes, ha="center", va="bottom", color=PATH_COLOR,
+                                 animated=True, linespacing=1.2,
+                                 bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": PATH_COLOR, "alpha": 0.9})
+
         lx.set_yscale("log")
-        lx.set_xlabel("iteration")
-        lx.set_ylabel("loss (log scale)")
-        self.threshold_line = lx.axhline(1.0, ls="--", color=THRESHOLD_COLOR, lw=1.3, label="stop threshold")
-        self.floor_line = lx.axhline(1.0, ls=":", color=FLOOR_COLOR, lw=1.6, label="loss floor")
-        (self.loss_line,) = lx.plot([], [], "-", color=LOSS_COLOR, lw=1.6, label="loss", animated=True)
-        (self.loss_dot,) = lx.plot([], [], "o", color=LOSS_COLOR, ms=4, animated=True)
-        self.loss_legend = lx.legend(loc="upper right", fontsize=8, frameon=False)
-        self.suptitle = self.fig.suptitle("", fontsize=11, y=0.985)
-        self.title = self.fig.text(0.5, 0.885, "", ha="center", fontsize=12, family=list(mono), animated=True)
-        self.job: FrameJob | None = None
+        lx.set_xlabel("iteration", labelpad=1)
+        lx.set_ylabel("loss", labelpad=2)
+        self.threshold_line = lx.axhline(1.0, ls="--", color=THRESHOLD_COLOR, lw=1.8)
+        self.floor_line = lx.axhline(1.0, ls=":", color=FLOOR_COLOR, lw=2.2)
+        self.threshold_text = lx.text(0.99, 1.0, "", transform=lx.get_yaxis_transform(), ha="right", va="bottom",
+                                      color=THRESHOLD_COLOR)
+        self.floor_text = lx.text(0.01, 1.0, "", transform=lx.get_yaxis_transform(), ha="left", va="bottom",
+                                  color=FLOOR_COLOR)
+        (self.loss_line,) = lx.plot([], [], "-", color=LOSS_COLOR, lw=2, animated=True)
+        (self.loss_dot,) = lx.plot([], [], "o", color=LOSS_COLOR, ms=7, animated=True)
+        self.end_note = lx.text(0.5, 0.5, "", transform=lx.transAxes, ha="center", va="center", color=FIT_COLOR,
+                                fontweight=weight, animated=True,
+                                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
+
+        self.title = self.fig.text(0.5, 0.975, "", ha="center", va="top")
+        # The state line changes every frame: stamped by Pillow in the monospace face (see Stamp), not laid out
+        # by matplotlib, which spends more on one line of text than on everything else in the frame.
+        self.stamp = Stamp(FONT_PT * dpi / 72, y=round((1 - STATE_Y) * FIGSIZE[1] * dpi))
 
     # ----------------------------------------------------------------- per run
 
-    def setup(self, job: FrameJob) -> None:
-        """Draw the static parts of ``job`` once and keep them as the background."""
+    def setup(self, job: FrameJob, frame_plan: FramePlan | None = None) -> FramePlan:
+        """Draw the static parts of ``job`` once and keep them as the background; return its plan."""
+        with matplotlib.rc_context(self.rc):
+            return self._setup(job, frame_plan)
+
+    def _setup(self, job: FrameJob, frame_plan: FramePlan | None) -> FramePlan:
         self.job = job
-        ax, lx = self.ax_fit, self.ax_loss
-        x_lo, x_hi = 0.0, max(float(job.x.max()), 1e-9) * 1.05
-        xs = np.linspace(x_lo, x_hi, 64)
-        true_y = job.slope * xs + job.intercept
-        lows = [float(job.y.min()), float(true_y.min())]
-        highs = [float(job.y.max()), float(true_y.max())]
-        pad = 0.08 * max(max(highs) - min(lows), 1e-6)
-        ax.set_xlim(x_lo, x_hi)
-        self.ylim = (min(lows) - pad, max(highs) + pad)
-        ax.set_ylim(*self.ylim)
-        self.points.set_offsets(np.column_stack([job.x, job.y]))
-        self.true_line.set_data(xs, true_y)
-        self.fit_line.set_data(xs, xs * 0)
+        self.plan = p = frame_plan or plan(job)
+        for artist in self._per_run:  # the previous run's contours, markers and labels
+            artist.remove()
+        self._per_run = []
         words = job.labels
-        fit_texts = self.fit_legend.get_texts()
-        fit_texts[0].set_text(words.data)
-        fit_texts[1].set_text(words.true_line % {"slope": param(job.slope), "intercept": param(job.intercept)})
-        fit_texts[2].set_text(words.fit)
-        lx.set_xlabel(words.iteration)
-        lx.set_ylabel(words.loss_axis)
-        self.xs = xs
+        ax, sx, lx = self.ax_fit, self.ax_surface, self.ax_loss
+
+        ax.set_xlim(*p.x_range)
+        ax.set_ylim(*p.y_range)
+        self.points.set_offsets(np.column_stack([job.x, job.y]))
+        self.xs = np.array(p.x_range)
+        self.true_line.set_data(self.xs, job.slope * self.xs + job.intercept)
+        self.key_fit.set_text(f"— {words.fit}")
+        self.key_true.set_text(f"- - {words.true_line} y = {param(job.slope)}x + {param(job.intercept)}")
+
+        self._draw_surface(job, p)
 
         n = len(job.loss)
-        finite = job.loss[np.isfinite(job.loss) & (job.loss > 0)]
-        marks = [v for v in (job.threshold, job.loss_floor) if v > 0]
-        lo = min([*finite.tolist(), *marks] or [1e-3])
-        hi = max([*finite.tolist(), *marks] or [1.0])
         lx.set_xlim(-0.5, max(n - 0.5, 1))
-        lx.set_ylim(lo / 1.6, hi * 1.6)
-        # A log axis cannot show 0: such a line is hidden, and its legend entry says so.
-        self.threshold_line.set_ydata([job.threshold] * 2)
-        self.threshold_line.set_visible(job.threshold > 0)
-        self.floor_line.set_ydata([job.loss_floor] * 2)
-        self.floor_line.set_visible(job.loss_floor > 0)
-        texts = self.loss_legend.get_texts()
-        threshold = words.threshold if job.threshold > 0 else words.threshold_off_axis
-        texts[0].set_text(threshold % {"threshold": param(job.threshold)})
-        texts[1].set_text(words.floor % {"floor": num(job.loss_floor)})
-        texts[2].set_text(words.loss)
-        self.suptitle.set_text(job.title)
+        lx.set_ylim(*p.loss_range)
+        # A log axis cannot show 0: such a line and its label are left out.
+        for line, text, value, label in (
+            (self.threshold_line, self.threshold_text, job.threshold, words.threshold % {"threshold": param(job.threshold)}),
+            (self.floor_line, self.floor_text, job.loss_floor, words.floor % {"floor": num(job.loss_floor)}),
+        ):
+            line.set_ydata([value] * 2)
+            line.set_visible(value > 0)
+            text.set_position((text.get_position()[0], value))
+            text.set_text(label if value > 0 else "")
+        lx.set_xlabel(words.iteration, labelpad=1)
+        lx.set_ylabel(words.loss, labelpad=2)
+
+        self.title.set_text(job.title)
         self.loss_x = np.arange(n)
-        self.loss_y = np.where(np.isfinite(job.loss), job.loss, np.nan)
+        self.loss_y = np.where(np.isfinite(job.loss) & (job.loss > 0), job.loss, np.nan)
+        self.path_w = np.where(np.isfinite(job.w), job.w, np.nan)
+        self.path_b = np.where(np.isfinite(job.b), job.b, np.nan)
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self.trail = self.background
+        self.trail_end = -1  # the last iteration drawn into the trail
+        return p
+
+    def _draw_surface(self, job: FrameJob, p: FramePlan) -> None:
+        """Draw the loss surface's static parts: contours, threshold contour, minimum, true point, eigen-directions."""
+        sx, words = self.ax_surface, job.labels
+        sx.set_xlim(*p.w_range)
+        sx.set_ylim(*p.b_range)
+        gw, gb = np.meshgrid(np.linspace(*p.w_range, SURFACE_GRID), np.linspace(*p.b_range, SURFACE_GRID))
+        surface = job.loss_at(gw, gb)
+        if p.contour_levels:
+            self._per_run.append(sx.contour(gw, gb, surface, levels=list(p.contour_levels), colors=CONTOUR_COLOR,
+                                            linewidths=1.0))
+        if job.threshold > job.loss_floor:
+            self._per_run.append(sx.contour(gw, gb, surface, levels=[job.threshold], colors=THRESHOLD_COLOR,
+                                            linewidths=2.0, linestyles="--"))
+        (vs_w, vf_w), (vs_b, vf_b) = job.eigenvectors
+        span = 4 * max(p.w_range[1] - p.w_range[0], p.b_range[1] - p.b_range[0])
+        for (vw, vb), label in (((vs_w, vs_b), words.slow), ((vf_w, vf_b), words.fast)):
+            line, = sx.plot([job.w_star - span * vw, job.w_star + span * vw],
+                            [job.b_star - span * vb, job.b_star + span * vb], "-", color=EIGEN_COLOR, lw=1.3, alpha=0.8)
+            self._per_run.append(line)
+            at = _inside_along(job.w_star, job.b_star, vw, vb, p, 0.75)
+            if at is not None:
+                self._per_run.append(sx.text(*at, label, color=EIGEN_COLOR, ha="center", va="center",
+                                             bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8}))
+        star, = sx.plot([job.w_star], [job.b_star], "*", color="black", ms=17, zorder=4)
+        cross, = sx.plot([job.slope], [job.intercept], "X", color=TRUE_COLOR, ms=11, zorder=4)
+        self._per_run += [star, cross]
+        # The true point and the minimum are often close: the upper one is labelled above, the other below.
+        above = job.intercept >= job.b_star
+        self._per_run.append(sx.annotate(words.minimum, (job.w_star, job.b_star), xytext=(9, -9 if above else 9),
+                                         textcoords="offset points", va="top" if above else "bottom", ha="left"))
+        self._per_run.append(sx.annotate(words.true_point, (job.slope, job.intercept), xytext=(9, 9 if above else -9),
+                                         textcoords="offset points", va="bottom" if above else "top", ha="left",
+                                         color=TRUE_COLOR))
+
+    # ----------------------------------------------------------------- per frame
 
     def draw(self, t: int) -> np.ndarray:
-        """Draw iteration ``t`` onto the background; return the frame as RGB (H, W, 3), even-sized."""
-        job = self.job
-        assert job is not None, "setup() first"
-        w = float(np.clip(job.w[t], -CLAMP, CLAMP))
-        b = float(np.clip(job.b[t], -CLAMP, CLAMP))
-        self.canvas.restore_region(self.background)
-        # Clamp the fit to the panel, so a line that left the chart runs along its edge, not out of sight.
-        self.fit_line.set_ydata(np.clip(w * self.xs + b, *self.ylim))
-        self.loss_line.set_data(self.loss_x[: t + 1], self.loss_y[: t + 1])
-        self.loss_dot.set_data(self.loss_x[t : t + 1], self.loss_y[t : t + 1])
-        words, over = job.labels, job.labels.overflow
-        self.title.set_text(words.heading % {"t": t, "w": fixed(job.w[t], overflow=over),
-                                             "b": fixed(job.b[t], overflow=over),
-                                             "loss": fixed(job.loss[t], overflow=over)})
-        final = t == len(job.loss) - 1
-        self.note.set_text(words.diverged % {"iteration": job.diverged_at} if job.status == Status.DIVERGED and final else "")
-        self.ax_fit.draw_artist(self.fit_line)
-        self.ax_fit.draw_artist(self.note)
-        for artist in (self.loss_line, self.loss_dot):
-            self.ax_loss.draw_artist(artist)
-        self.fig.draw_artist(self.title)
-        self.canvas.blit(self.fig.bbox)
-        rgba = np.asarray(self.canvas.buffer_rgba())
-        h, w_px = rgba.shape[0] & ~1, rgba.shape[1] & ~1  # even size for H.264, by cropping a pixel
-        return np.ascontiguousarray(rgba[:h, :w_px, :3])
+        """Draw iteration ``t`` onto the background; return the frame as RGBA (H, W, 4)."""
+        job, p = self.job, self.plan
+        assert job is not None and p is not None, "setup() first"
+        if not self._extend_trail(t):  # when it drew, the canvas already holds the trail
+            self.canvas.restore_region(self.trail)
+        words = job.labels
+        w, b = float(job.w[t]), float(job.b[t])
+        over = words.overflow
 
-    def frames(self) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (iteration, RGB frame) for every drawn iteration of the current run."""
-        assert self.job is not None
-        for t in self.job.iterations:
+        # The fit as it is: y = w x + b from edge to edge, cut off by the panel, never clamped.
+        self.fit_line.set_data(self.xs, w * self.xs + b)
+        left_end, right_end = (w * x + b for x in p.x_range)
+        lo, hi = p.y_range
+        note = ""
+        if min(left_end, right_end) > hi or (w > 0 and right_end != right_end):  # NaN: beyond every float
+            note = words.fit_above
+        elif max(left_end, right_end) < lo:
+            note = words.fit_below
+        self.off_note.set_text(note % {"w": num(w), "b": num(b)} if note else "")
+        self.off_note.set_y(0.8 if note == words.fit_above else 0.42)
+
+        # The current state on the surface and on the loss curve.
+        inside = p.left_view_at is None or t < p.left_view_at
+        self.path_dot.set_data([w] if inside else [], [b] if inside else [])
+        self.left_note.set_text("" if inside else words.left_view % {"t": p.left_view_at})
+        self.loss_dot.set_data(self.loss_x[t : t + 1], self.loss_y[t : t + 1])
+
+        final = t == len(job.loss) - 1
+        end = ""
+        if final and job.status == Status.DIVERGED:
+            end = words.diverged % {"t": job.diverged_at}
+        elif final and job.status == Status.STOPPED:
+            end = words.stopped % {"loss": num(job.loss[t]), "threshold": param(job.threshold)}
+        self.end_note.set_text(end)
+        self.end_note.set_position((0.5, 0.5))
+        for note in (self.off_note, self.left_note, self.end_note):  # an empty text would still draw its box
+            note.set_visible(bool(note.get_text()))
+        for axes, artists in ((self.ax_fit, (self.fit_line, self.off_note)),
+                              (self.ax_surface, (self.path_dot, self.left_note)),
+                              (self.ax_loss, (self.loss_dot, self.end_note))):
+            for artist in artists:
+                if artist.get_visible():
+                    axes.draw_artist(artist)
+        frame = np.array(self.canvas.buffer_rgba())  # a plain copy: no conversion, RGBA goes to ffmpeg as is
+        self.stamp(frame, STATE % {"t": t, "w": fixed(w, overflow=over), "b": fixed(b, overflow=over),
+                                   "loss": fixed(job.loss[t], overflow=over)})
+        return frame
+
+    def _extend_trail(self, t: int) -> bool:
+        """Bring the trail (loss curve and surface path) up to iteration ``t``, drawing only what is new.
+
+        Return True when it drew (the canvas then holds the trail).
+        """
+        if t < self.trail_end:  # going back (a filmstrip, a poster): draw the whole path again
+            self.trail, self.trail_end = self.background, -1
+        if t == self.trail_end:
+            return False
+        start = max(self.trail_end, 0)  # overlap one point, so the new segment joins the old
+        self.canvas.restore_region(self.trail)
+        self.loss_line.set_data(self.loss_x[start : t + 1], self.loss_y[start : t + 1])
+        self.ax_loss.draw_artist(self.loss_line)
+        stop = t + 1 if self.plan.left_view_at is None else min(t + 1, self.plan.left_view_at + 1)
+        if stop - start >= 1:
+            self.path_line.set_data(self.path_w[start:stop], self.path_b[start:stop])
+            self.ax_surface.draw_artist(self.path_line)
+        self.trail = self.canvas.copy_from_bbox(self.fig.bbox)
+        self.trail_end = t
+        return True
+
+    def frames(self, iterations: tuple[int, ...] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (iteration, RGB frame) for the plan's iterations (or the ones given), in order."""
+        assert self.plan is not None
+        for t in iterations if iterations is not None else self.plan.iterations:
             yield t, self.draw(t)
 
-    def settle_iteration(self) -> int | None:
-        """First drawn iteration after which the fit moves less than one pixel between drawn frames."""
-        job = self.job
-        assert job is not None
-        drawn = job.iterations
-        if len(drawn) < 2:
-            return None
-        w = np.clip(job.w[drawn].astype(np.float64), -CLAMP, CLAMP)
-        b = np.clip(job.b[drawn].astype(np.float64), -CLAMP, CLAMP)
-        # Vertical pixel position of the drawn (clamped) fit at each sample x, frame after frame.
-        heights = np.clip(np.outer(w, self.xs) + b[:, None], *self.ylim)
-        y0, y1 = self.ax_fit.transData.transform([[0.0, self.ylim[0]], [0.0, self.ylim[1]]])[:, 1]
-        pixels = heights * (y1 - y0) / (self.ylim[1] - self.ylim[0])
-        moved = np.abs(np.diff(pixels, axis=0)).max(axis=1)  # between drawn frame k and k+1
-        still = moved < 1.0
-        if not still[-1]:
-            return None
-        k = len(still)
-        while k > 0 and still[k - 1]:
-            k -= 1
-        return drawn[k]
+
+class Stamp:
+    """Write one centred line of monospace text into RGBA frames, fast: DejaVu Sans Mono glyphs from Pillow, cached.
+
+    The line holds numbers and symbols only, so the one face draws every language's frame. Each glyph is
+    rendered once into a cell of the face's advance; a line is its cells side by side, blended into the frame.
+    """
+
+    def __init__(self, size_px: float, y: int, color: tuple[int, int, int] = (0x1d, 0x23, 0x27)) -> None:
+        from matplotlib import font_manager
+        from PIL import ImageFont
+
+        path = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans Mono"), fallback_to_default=False)
+        self.font = ImageFont.truetype(path, round(size_px))
+        ascent, descent = self.font.getmetrics()
+        self.cell = (round(self.font.getlength("0")), ascent + descent)
+        self.y = y
+        self.color = np.array(color, np.uint32)
+        self.glyphs: dict[str, np.ndarray] = {}
+
+    def glyph(self, char: str) -> np.ndarray:
+        """Return the coverage (0..255) of one character in its cell."""
+        found = self.glyphs.get(char)
+        if found is None:
+            from PIL import Image, ImageDraw
+
+            image = Image.new("L", self.cell, 0)
+            ImageDraw.Draw(image).text((0, 0), char, font=self.font, fill=255)
+            found = self.glyphs[char] = np.asarray(image, np.uint32)
+        return found
+
+    def __call__(self, frame: np.ndarray, text: str) -> None:
+        alpha = np.concatenate([self.glyph(c) for c in text], axis=1)[..., None]
+        height, width = alpha.shape[:2]
+        left = (frame.shape[1] - width) // 2
+        region = frame[self.y : self.y + height, left : left + width, :3]
+        region[:] = (region * (255 - alpha) + self.color * alpha) // 255
+
+
+def _inside_along(w0: float, b0: float, vw: float, vb: float, p: FramePlan, fraction: float):
+    """Return the point ``fraction`` of the way from (w0, b0) to where the line along (vw, vb) leaves the view.
+
+    Of the line's two halves, the longer one inside the view is taken: there the label has room.
+    """
+    if not (p.w_range[0] <= w0 <= p.w_range[1] and p.b_range[0] <= b0 <= p.b_range[1]):
+        return None
+    # Measure in fractions of the view, so a long w range and a short b range weigh alike.
+    sw, sb = p.w_range[1] - p.w_range[0], p.b_range[1] - p.b_range[0]
+    best = None
+    for sign in (1, -1):
+        exits = []
+        for v, lo, hi, origin in ((sign * vw, *p.w_range, w0), (sign * vb, *p.b_range, b0)):
+            if abs(v) > 1e-12:
+                exits += [s for s in ((lo - origin) / v, (hi - origin) / v) if s > 0]
+        if exits:
+            s = min(exits)
+            length = ((s * vw / sw) ** 2 + (s * vb / sb) ** 2) ** 0.5
+            if best is None or length > best[0]:
+                best = (length, sign * s * fraction)
+    if best is None:
+        return None
+    return (w0 + best[1] * vw, b0 + best[1] * vb)

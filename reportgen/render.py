@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .animation import FrameJob, frame_labels
+from .animation import FrameJob, frame_job, frame_labels
 from .cache import Cache, content_key
 from .config import Config
 from .executors import make_executor
@@ -31,7 +31,7 @@ log = logging.getLogger("reportgen")
 #: The files of a cache entry, by format.
 FILENAMES = {"gif": "animation.gif", "mp4": "animation.mp4", "poster": "poster.png"}
 #: What a cache entry's meta.json must hold besides its files.
-META_KEYS = ("frames", "settle_iteration", "width", "height")
+META_KEYS = ("frames", "fps", "width", "height")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,6 @@ class RenderTask:
     key: str
     job: FrameJob
     formats: tuple[str, ...]
-    fps: int
     dpi: int
     cache_root: str
 
@@ -51,8 +50,8 @@ class RunMedia:
     """A run's animation in one language, as rendering (or the cache) produced it."""
 
     key: str
-    frames: int
-    settle_iteration: int | None
+    frames: int  # states in the MP4 (the final hold not counted)
+    fps: int
     width: int  # of a frame, in pixels
     height: int
     files: dict[str, str]  # format -> absolute path in the cache
@@ -73,9 +72,12 @@ _LOCAL = threading.local()
 
 
 def render_task(task: RenderTask) -> RunMedia:
-    """Draw one run's frames once, stream them to each encoder, and commit the cache entry."""
+    """Draw one run's frames once, stream them to the MP4, keep the GIF's few, and commit the cache entry.
+
+    A run of one iteration is a picture: it gets its poster only, no video of one frame.
+    """
     from .animation import FINAL_HOLD
-    from .encode import GifStream, Mp4Stream, write_poster
+    from .encode import Mp4Stream, half_size, write_gif, write_poster
     from .frames import FrameRenderer
 
     renderers = _LOCAL.__dict__.setdefault("renderers", {})
@@ -86,25 +88,25 @@ def render_task(task: RenderTask) -> RunMedia:
     cache = Cache(Path(task.cache_root))
     workdir = cache.new_entry(task.key)
     try:
-        renderer.setup(task.job)
-        streams: dict[str, object] = {}
+        plan = renderer.setup(task.job)
+        formats = () if plan.still else task.formats
+        mp4: Any = None
+        gif_at, gif_frames = set(plan.gif), []
         last: Any = None
-        count = 0
-        for _, rgb in renderer.frames():
-            if not streams:  # open encoders once the frame size is known
-                if "gif" in task.formats:
-                    streams["gif"] = GifStream(workdir / FILENAMES["gif"], task.fps, FINAL_HOLD)
-                if "mp4" in task.formats:
-                    size = (rgb.shape[1], rgb.shape[0])
-                    streams["mp4"] = Mp4Stream(workdir / FILENAMES["mp4"], size, task.fps, FINAL_HOLD)
-            for stream in streams.values():
-                stream.add(rgb)
-            last, count = rgb, count + 1
-        for stream in streams.values():
-            stream.close()
-        if task.formats:
-            write_poster(workdir / FILENAMES["poster"], last)
-        meta = {"frames": count, "settle_iteration": renderer.settle_iteration(), "run_id": task.job.run_id,
+        for t, rgb in renderer.frames():
+            if mp4 is None and "mp4" in formats:  # opened once the frame size is known
+                mp4 = Mp4Stream(workdir / FILENAMES["mp4"], (rgb.shape[1], rgb.shape[0]), plan.fps, plan.hold)
+            if mp4 is not None:
+                mp4.add(rgb)
+            if t in gif_at and "gif" in formats:
+                gif_frames.append(half_size(rgb))
+            last = rgb
+        if mp4 is not None:
+            mp4.close()
+        if gif_frames:
+            write_gif(workdir / FILENAMES["gif"], gif_frames, plan.seconds - plan.hold / plan.fps, FINAL_HOLD)
+        write_poster(workdir / FILENAMES["poster"], last)
+        meta = {"frames": len(plan.iterations), "fps": plan.fps, "run_id": task.job.run_id,
                 "width": int(last.shape[1]), "height": int(last.shape[0])}
         folder = cache.commit(task.key, workdir, meta)
     except BaseException:
@@ -115,7 +117,7 @@ def render_task(task: RenderTask) -> RunMedia:
 
 def _outcome(key: str, folder: Path, meta: dict, cached: bool) -> RunMedia:
     files = {fmt: str(folder / name) for fmt, name in FILENAMES.items() if (folder / name).exists()}
-    return RunMedia(key, meta["frames"], meta["settle_iteration"], meta["width"], meta["height"], files, cached)
+    return RunMedia(key, meta["frames"], meta["fps"], meta["width"], meta["height"], files, cached)
 
 
 def run_title(config: Config, result: RunResult, lang: str) -> str:
@@ -127,25 +129,15 @@ def run_title(config: Config, result: RunResult, lang: str) -> str:
 
 def make_task(config: Config, result: RunResult, formats: tuple[str, ...], cache: Cache, lang: str) -> RenderTask:
     """Describe the rendering of one run in ``lang``, keyed by everything that shapes its pixels."""
-    settings = config.render
-    title = run_title(config, result, lang)
-    t, a, p = result.trajectory, result.analysis, result.spec.params
-    key = media_key(config, result, formats, lang)
-    job = FrameJob(
-        run_id=result.id, title=title, x=result.data.x, y=result.data.y, slope=p.slope, intercept=p.intercept,
-        threshold=p.threshold, loss_floor=a.loss_floor, status=t.status, diverged_at=t.diverged_at,
-        loss=t.loss, w=t.w, b=t.b, frame_every=settings.frame_every, labels=frame_labels(translations(lang)),
-    )
-    return RenderTask(key, job, formats, settings.fps, settings.dpi, str(cache.root))
+    job = frame_job(result, config.render, run_title(config, result, lang), frame_labels(translations(lang)))
+    return RenderTask(media_key(config, result, formats, lang), job, formats, config.render.dpi, str(cache.root))
 
 
 def media_key(config: Config, result: RunResult, formats: tuple[str, ...], lang: str) -> str:
     """Return the hash of everything that shapes a run's media (no training data needed), words included."""
-    settings = config.render
     return content_key("media", {
         "params": result.spec.params.to_dict(), "title": run_title(config, result, lang), "formats": list(formats),
-        "frame_every": settings.frame_every, "fps": settings.fps, "dpi": settings.dpi,
-        "lang": lang, "labels": frame_labels(translations(lang)).texts(),
+        "render": config.to_dict()["render"], "lang": lang, "labels": frame_labels(translations(lang)).texts(),
     })
 
 

@@ -14,9 +14,10 @@ from .grid import RunSpec
 from .trajectory import RunData, Trajectory
 
 if TYPE_CHECKING:
+    from .explain import StopExplanation
     from .render import RunMedia
 
-SCHEMA = 1
+SCHEMA = 2  # 2: final is one state (w, b and loss of the last iteration); after_last_update added
 MEDIA_FORMATS = ("gif", "mp4", "poster")
 
 
@@ -33,7 +34,7 @@ class RunResult:
     def id(self) -> str:
         return self.spec.id
 
-    def to_json(self, media: RunMedia | None = None) -> dict[str, Any]:
+    def to_json(self, media: RunMedia | None = None, stop: StopExplanation | None = None) -> dict[str, Any]:
         """Return this run as results.json stores it, with its animation's facts when it has one."""
         t, a = self.trajectory, self.analysis
         out: dict[str, Any] = {
@@ -46,7 +47,10 @@ class RunResult:
             "iterations_run": t.iterations_run,
             "updates": t.updates,
             "diverged_at": t.diverged_at,
-            "final": {"w": f32(t.final_w), "b": f32(t.final_b), "loss": f32(t.final_loss)},
+            # One state: iteration t, the w and b its forward pass used, and the loss there. The course's
+            # variables hold one more update (withheld for a diverged run): "after_last_update".
+            "final": {"iteration": t.last, "w": f32(t.final_w), "b": f32(t.final_b), "loss": f32(t.final_loss)},
+            "after_last_update": {"w": f32(t.updated_w), "b": f32(t.updated_b)},
             "initial": {"w": f32(self.data.w0), "b": 0.0, "loss": f32(t.initial_loss)},
             "loss_floor": f64(a.loss_floor),
             "w_star": f64(a.w_star),
@@ -61,7 +65,8 @@ class RunResult:
             "loss_history": [f32(v) for v in t.loss.tolist()],
         }
         out["frames"] = media.frames if media else None
-        out["settle_iteration"] = media.settle_iteration if media else None
+        out["fps"] = media.fps if media else None
+        out["settle_iteration"] = stop.settle_iteration if stop else None
         out["media"] = {fmt: media.url(self.id, fmt) if media else None for fmt in MEDIA_FORMATS}
         return out
 
@@ -78,9 +83,11 @@ def f64(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def results_document(config: Config, results: Sequence[RunResult], media: Mapping[str, RunMedia]) -> dict[str, Any]:
-    """Return the whole results.json document (``media``: the animations by run id)."""
-    return {"schema": SCHEMA, "config": config.to_dict(), "runs": [r.to_json(media.get(r.id)) for r in results]}
+def results_document(config: Config, results: Sequence[RunResult], media: Mapping[str, RunMedia],
+                     stops: Mapping[str, StopExplanation]) -> dict[str, Any]:
+    """Return the whole results.json document (``media``: the animations by run id; ``stops``: why each ended)."""
+    runs = [r.to_json(media.get(r.id), stops.get(r.id)) for r in results]
+    return {"schema": SCHEMA, "config": config.to_dict(), "runs": runs}
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -98,8 +98,8 @@ def train_grid(
     hist_w = torch.empty((t_max, n_runs), dtype=torch.float32, device=device)
     hist_b = torch.empty((t_max, n_runs), dtype=torch.float32, device=device)
     length = torch.zeros(n_runs, dtype=torch.int64)
-    final_w = torch.zeros(n_runs, dtype=torch.float32)
-    final_b = torch.zeros(n_runs, dtype=torch.float32)
+    updated_w = torch.zeros(n_runs, dtype=torch.float32)
+    updated_b = torch.zeros(n_runs, dtype=torch.float32)
     status = [Status.BUDGET_EXHAUSTED] * n_runs
     stop_at: list[int | None] = [None] * n_runs
     diverged_at: list[int | None] = [None] * n_runs
@@ -139,8 +139,8 @@ def train_grid(
 
         idx = torch.nonzero(done).ravel()
         runs = active[idx].cpu()
-        final_w[runs] = w.detach()[idx].cpu()
-        final_b[runs] = b.detach()[idx].cpu()
+        updated_w[runs] = w.detach()[idx].cpu()
+        updated_b[runs] = b.detach()[idx].cpu()
         length[runs] = t + 1
         for run, is_stop, is_div in zip(runs.tolist(), stopped[idx].tolist(), diverged[idx].tolist()):
             if is_stop:
@@ -162,7 +162,7 @@ def train_grid(
     loss_np = hist_loss.t().contiguous().cpu().numpy()
     w_np = hist_w.t().contiguous().cpu().numpy()
     b_np = hist_b.t().contiguous().cpu().numpy()
-    lengths, ws, bs = length.tolist(), final_w.tolist(), final_b.tolist()
+    lengths, ws, bs = length.tolist(), updated_w.tolist(), updated_b.tolist()
     return [
         Trajectory(
             status=status[r],
@@ -171,8 +171,8 @@ def train_grid(
             loss=loss_np[r, : lengths[r]],
             w=w_np[r, : lengths[r]],
             b=b_np[r, : lengths[r]],
-            final_w=ws[r],
-            final_b=bs[r],
+            updated_w=ws[r],
+            updated_b=bs[r],
         )
         for r in range(n_runs)
     ]

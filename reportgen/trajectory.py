@@ -48,8 +48,8 @@ class Trajectory:
     loss: np.ndarray  # float32 loss of each iteration executed, before its update
     w: np.ndarray  # w that produced loss[t]
     b: np.ndarray  # b that produced loss[t]
-    final_w: float  # w after the last update applied
-    final_b: float
+    updated_w: float  # w after the last update applied: what the course's variable holds when the loop ends
+    updated_b: float
 
     @property
     def iterations_run(self) -> int:
@@ -67,6 +67,21 @@ class Trajectory:
         return float(self.loss[0])
 
     @property
+    def last(self) -> int:
+        """The last iteration run: its state is the run's final state."""
+        return len(self.loss) - 1
+
+    @property
+    def final_w(self) -> float:
+        """w of the final state: the one the last forward pass used."""
+        return float(self.w[-1])
+
+    @property
+    def final_b(self) -> float:
+        """b of the final state."""
+        return float(self.b[-1])
+
+    @property
     def final_loss(self) -> float:
-        """The loss the last stop test saw."""
+        """The loss of the final state, L(final_w, final_b): the one the last stop test saw."""
         return float(self.loss[-1])

@@ -39,8 +39,6 @@ name = "grid"
 vary = { slope = [1.0, 3.0], lr = [0.02, 0.05] }
 animate = "none"
 [render]
-frame_every = 20
-fps = 10
 dpi = 40
 """
 #: Builds of the tiny project are reproducible: this date is on every page.

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from reportgen.animation import FONT_PT
 from reportgen.build import BuildOptions, build
 from reportgen.i18n import catalog_path
 
@@ -148,10 +149,21 @@ def test_under_a_sub_path(browser, site, server):
 
 @pytest.mark.parametrize("width", [375, 1280])
 def test_readable_at_phone_and_desktop_width(browser, site, server, width):
+    """Nothing overflows; the text inside each animation is at least 9 CSS px; on a laptop it is 760 px wide or more."""
     context, page, problems, _ = open_page(browser, f"{server}/course/report/", (server + "/", "data:"), width)
     # Nothing but the tables' own scroll areas is wider than the screen.
     overflow = page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= width, f"page is {overflow}px wide at {width}px"
+    # The text inside every animation is readable at the size it is shown (and an animation is not a thumbnail).
+    dpi = json.loads((site / "results.json").read_text())["config"]["render"]["dpi"]
+    smallest = FONT_PT * dpi / 72  # px in the frame: every text of a frame has this size
+    shown = page.evaluate("[...document.querySelectorAll('.frame')].map(v => [v.getBoundingClientRect().width,"
+                          " +v.getAttribute('width')])")
+    assert len(shown) == sum(1 for r in json.loads((site / "results.json").read_text())["runs"] if r["media"]["poster"])
+    for css_width, frame_width in shown:
+        assert css_width * smallest / frame_width >= 9, (width, css_width, frame_width)
+        if width >= 1280:
+            assert css_width >= 760, css_width
     headings = page.evaluate("[...document.querySelectorAll('h1,h2,h3,h4')].map(h => +h.tagName[1])")
     assert headings[0] == 1 and all(b - a <= 1 for a, b in zip(headings, headings[1:]))
     assert page.evaluate("[...document.images].every(i => i.alt)")

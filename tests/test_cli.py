@@ -29,7 +29,7 @@ formats = []
 
 def test_results_json_has_every_field(tiny):
     doc = json.loads((tiny.site / "results.json").read_text())
-    assert doc["schema"] == 1
+    assert doc["schema"] == 2
     assert doc["config"]["title"] == "Tiny project" and doc["config"]["defaults"]["max_iters"] == 130
     runs = {r["id"]: r for r in doc["runs"]}
     assert list(runs)[:5] == ["thr__threshold-10", "thr__threshold-1", "thr__threshold-0.1", "lr__lr-0.01", "lr__lr-0.07"]
@@ -42,6 +42,15 @@ def test_results_json_has_every_field(tiny):
                                       "n_points", "noise", "x_max"}
         assert len(run["loss_history"]) == run["iterations_run"]
     assert runs["thr__threshold-10"]["stop_iteration"] == 0
+    # "final" is one state: the last iteration's w and b, and the loss at exactly those values.
+    for run in runs.values():
+        final, (hww, hwb), (_, hbb) = run["final"], *run["hessian"]
+        assert final["iteration"] == run["iterations_run"] - 1 and final["loss"] == run["loss_history"][-1]
+        if run["status"] != "diverged":
+            dw, db = final["w"] - run["w_star"], final["b"] - run["b_star"]
+            loss = run["loss_floor"] + 0.5 * (hww * dw * dw + 2 * hwb * dw * db + hbb * db * db)
+            assert loss == pytest.approx(final["loss"], rel=2e-5), run["id"]
+        assert set(run["after_last_update"]) == {"w", "b"}
     assert runs["thr__threshold-0.1"]["status"] == "budget_exhausted"
     assert runs["thr__threshold-0.1"]["iterations_run"] == 130
     assert runs["lr__lr-0.07"]["status"] == "diverged"

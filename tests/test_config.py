@@ -32,7 +32,7 @@ def test_default_config_holds_the_homework(default_config, default_specs):
     assert sweeps["slope"].vary == {"slope": (1.0, 2.0, 3.0, 5.0)}
     assert default_config.defaults == Params()  # the course: slope 2, lr 0.05, seed 10, ...
     assert (Params().slope, Params().lr, Params().seed, Params().threshold) == (2.0, 0.05, 10, 1.0)
-    assert default_config.render.frame_every == 20
+    assert default_config.render.frame_every == 1  # every iteration is a frame of the MP4
     assert default_config.render.formats == ("gif", "mp4")
     assert len({s.id for s in default_specs}) == len(default_specs) == 51
     heat = [s for s in default_specs if s.sweep == "slope-lr"]

@@ -49,7 +49,7 @@ def zh_catalog():
 def test_every_message_is_translated_in_the_zh_catalog(zh_catalog):
     messages = extracted_messages()
     assert len(messages) > 100  # the templates, the Python code and the built-in config
-    assert "The model and the loop" in messages and "loss floor %(floor)s" in messages and "True slope" in messages
+    assert "The model and the loop" in messages and "floor %(floor)s" in messages and "True slope" in messages
     problems = []
     for msgid, ids in messages.items():
         entry = zh_catalog.get(msgid)
@@ -126,11 +126,14 @@ def test_the_cjk_font_has_a_glyph_for_every_figure_word():
 
 
 def job(labels: FrameLabels, title: str) -> FrameJob:
+    """A diverging run whose fit leaves the panel: every note of a frame is drawn."""
     x = np.linspace(0.5, 9.5, 12)
-    loss = np.geomspace(40, 0.5, 30)
+    loss = np.geomspace(40, 4e7, 30)
+    w, b = np.geomspace(0.5, 800, 30), np.geomspace(0.1, 120, 30)
     return FrameJob(run_id="r", title=title, x=x, y=2 * x + 5, slope=2.0, intercept=5.0, threshold=1.0,
-                    loss_floor=0.4, status="diverged", diverged_at=29, loss=loss, w=np.linspace(0, 2, 30),
-                    b=np.linspace(0, 5, 30), frame_every=10, labels=labels)
+                    loss_floor=0.4, w_star=2.0, b_star=5.0, hessian=((33.0, 5.0), (5.0, 1.0)),
+                    eigenvectors=((-0.15, 0.99), (0.99, 0.15)), status="diverged", stop_iteration=None,
+                    diverged_at=29, loss=loss, w=w, b=b, labels=labels)
 
 
 def test_a_chinese_frame_draws_every_glyph_and_no_tofu():

@@ -37,8 +37,8 @@ def assert_matches_course(p: Params, traj) -> None:
     assert traj.iterations_run == len(ref.losses)
     np.testing.assert_allclose(traj.loss, np.float32(ref.losses), rtol=1e-5, atol=1e-6)
     if traj.status != Status.DIVERGED:
-        assert math.isclose(traj.final_w, ref.w, rel_tol=1e-5, abs_tol=1e-5)
-        assert math.isclose(traj.final_b, ref.b, rel_tol=1e-5, abs_tol=1e-5)
+        assert math.isclose(traj.updated_w, ref.w, rel_tol=1e-5, abs_tol=1e-5)
+        assert math.isclose(traj.updated_b, ref.b, rel_tol=1e-5, abs_tol=1e-5)
 
 
 def test_default_grid_is_bitwise_the_course(default_runs):
@@ -49,7 +49,7 @@ def test_default_grid_is_bitwise_the_course(default_runs):
         assert traj.diverged_at == ref.diverged_at, spec.id
         # Same ops in the same order on the same float32 data: identical numbers.
         assert traj.loss.tolist() == np.float32(ref.losses).tolist(), spec.id
-        assert (traj.final_w, traj.final_b) == (np.float32(ref.w), np.float32(ref.b)), spec.id
+        assert (traj.updated_w, traj.updated_b) == (np.float32(ref.w), np.float32(ref.b)), spec.id
 
 
 def test_course_homework_counts(default_runs):
@@ -80,7 +80,7 @@ def test_divergence_is_marked_and_nothing_nan_travels():
     for traj in (fast, huge):
         assert traj.status == Status.DIVERGED
         assert traj.stop_iteration is None
-        assert math.isfinite(traj.final_w) and math.isfinite(traj.final_b)
+        assert math.isfinite(traj.updated_w) and math.isfinite(traj.updated_b)
         assert np.isfinite(traj.w).all() and np.isfinite(traj.b).all()
         assert traj.updates == traj.iterations_run - 1
     assert fast.diverged_at == fast.iterations_run - 1
