@@ -46,7 +46,14 @@ golden: install-test
 
 # The browser tests drive Debian's chromium (Playwright's own browser download is not used).
 # A system CJK font lets its screenshots of the zh-CN page show Chinese (the figures carry their own font).
+# The animation tests read every MP4 back with ffprobe, from Debian's ffmpeg (reportgen itself needs none:
+# imageio-ffmpeg ships its encoder).
 browser:
+	@if ! command -v ffprobe >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	  else echo "note: install Debian's ffmpeg (ffprobe) to run the animation tests"; fi; \
+	fi
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
