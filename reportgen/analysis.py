@@ -41,14 +41,14 @@ class Analysis:
     eigenvectors: tuple[tuple[float, float], tuple[float, float]]  # columns, in the order of the eigenvalues
     condition_number: float
     lr_max: float
-    contraction: tuple[float, float]  # |1 - lr*lambda_i| per step
+    factors: tuple[float, float]  # 1 - lr*lambda_i: what one step multiplies the error along eigenvector i by
     initial_excess: tuple[float, float]  # 0.5*lambda_i*a_i^2: loss above the floor in each mode at t=0
     predicted_stop_iteration: int | None
 
     def loss_at(self, t: int | np.ndarray) -> np.ndarray:
         """Return the loss the closed form predicts at iteration ``t``."""
         t = np.asarray(t, dtype=np.float64)
-        excess = sum(e * np.power(c, 2 * t) for e, c in zip(self.initial_excess, self.contraction))
+        excess = sum(e * np.power(f, 2 * t) for e, f in zip(self.initial_excess, self.factors))
         return self.loss_floor + excess
 
 
@@ -68,7 +68,7 @@ def analyse(data: RunData, params: Params) -> Analysis:
     e0 = np.array([data.w0 - w_star, 0.0 - b_star])
     a = vectors.T @ e0
     initial_excess = tuple(float(v) for v in 0.5 * eigenvalues * a * a)
-    contraction = tuple(float(v) for v in np.abs(1.0 - params.lr * eigenvalues))
+    factors = tuple(float(v) for v in 1.0 - params.lr * eigenvalues)
 
     result = Analysis(
         w_star=w_star,
@@ -79,7 +79,7 @@ def analyse(data: RunData, params: Params) -> Analysis:
         eigenvectors=((float(vectors[0, 0]), float(vectors[0, 1])), (float(vectors[1, 0]), float(vectors[1, 1]))),
         condition_number=lam_max / lam_min if lam_min > 0 else math.inf,
         lr_max=lr_max,
-        contraction=contraction,  # type: ignore[arg-type]
+        factors=factors,  # type: ignore[arg-type]
         initial_excess=initial_excess,  # type: ignore[arg-type]
         predicted_stop_iteration=None,
     )

@@ -13,7 +13,7 @@ from .cache import Cache, content_key
 from .config import Config, load_config
 from .evidence import GraphEvidence
 from .exceptions import ConfigError
-from .explain import explain_stop
+from .explain import explain_stop, theory_of
 from .figures import draw_figures
 from .grid import RunSpec, check_frame_budget, expand_grid
 from .i18n import translations
@@ -72,14 +72,16 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
                                    options.jobs, options.executor, options.scheduler)
     evidence = graph_evidence(results, cache)
     stops = {r.id: explain_stop(r, settle_of(r, config.render)) for r in results}
+    theory = theory_of(results, config.defaults.to_dict())
     command = rebuild_command(options)
     pages = []
     for lang in langs:
         with progress.stage(f"drawing figures ({lang})"):
             figures = draw_figures(translated[lang], results, evidence, lang, translations(lang), cache)
-        pages.append(page_view(translated[lang], lang, langs, results, media, stops, figures, evidence, command, cache))
+        pages.append(page_view(translated[lang], lang, langs, results, media, stops, theory, figures, evidence,
+                               command, cache))
     document = results_document(config, results, {run_id: m for (lang, run_id), m in media.items()
-                                                  if lang == langs[0]}, stops)
+                                                  if lang == langs[0]}, stops, theory)
 
     with output.staged_output(options.out) as stage, progress.stage("writing pages"):
         write_site(stage, pages, document, cache.root / "templates" if cache.enabled else None)

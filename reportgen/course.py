@@ -10,10 +10,44 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from .config import Params
 from .trajectory import DIVERGENCE_FACTOR
+
+
+@dataclass(frozen=True)
+class CourseWindow:
+    """The window the course's script draws in: matplotlib's default figure, fixed axes, a frame every 20 iterations.
+
+    The script never clears its axes: each drawn line stays, the newest on top, so what a student sees
+    stops changing once a new line lands within a pixel of the ones before it.
+    """
+
+    size: tuple[int, int] = (640, 480)  # pixels: 6.4 x 4.8 inches at 100 dpi, matplotlib's defaults
+    axes: tuple[float, float, float, float] = (0.125, 0.11, 0.775, 0.77)  # left, bottom, width, height
+    xlim: tuple[float, float] = (1.5, 10.0)
+    ylim: tuple[float, float] = (8.0, 28.0)
+    every: int = 20
+
+    def drawn(self, iterations_run: int) -> list[int]:
+        """Return the iterations the script draws: every 20th (it draws no frame for a run that ends unstopped)."""
+        return list(range(0, iterations_run, self.every))
+
+    def line_pixels(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Return the drawn fit's height in pixels at the ends of its visible part, one row per (w, b).
+
+        The script plots y_pred at the data's x, so the line spans the points inside the x limits;
+        a part outside the y limits is cut off: it is counted at the edge it left by.
+        """
+        lo, hi = max(float(np.min(x)), self.xlim[0]), min(float(np.max(x)), self.xlim[1])
+        ends = np.array([lo, (lo + hi) / 2, hi])
+        y = np.outer(np.asarray(w, np.float64), ends) + np.asarray(b, np.float64)[:, None]
+        y = np.clip(y, *self.ylim)
+        return (y - self.ylim[0]) / (self.ylim[1] - self.ylim[0]) * self.axes[3] * self.size[1]
+
+
+COURSE_WINDOW = CourseWindow()
 
 
 @dataclass(frozen=True)
@@ -29,6 +63,8 @@ class CourseRun:
 
 def course_loop(p: Params) -> CourseRun:
     """Run the course's training loop for one run's parameters."""
+    import torch
+
     torch.manual_seed(p.seed)
     x = torch.rand(p.n_points, 1) * p.x_max
     y = p.slope * x + (p.intercept + p.noise * torch.randn(p.n_points, 1))

@@ -9,7 +9,10 @@ plain data with memory addresses masked, so the report stays byte-reproducible.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
 import warnings
 from collections import deque
 from dataclasses import dataclass
@@ -58,28 +61,51 @@ class RetainGradProof:
 
 
 @dataclass(frozen=True)
+class AccumulationProof:
+    """What .grad does across backward passes: it adds up, which is why the course calls grad.zero_()."""
+
+    grad_once: tuple[float, float]  # (w.grad, b.grad) after one backward
+    grad_twice: tuple[float, float]  # after a second backward of the same loss, without zero_()
+    steps: int
+    losses_zeroed: tuple[float, ...]  # the course loop's losses, grad.zero_() after each update
+    losses_accumulated: tuple[float, ...]  # the same loop without grad.zero_(): each step uses the sum so far
+
+
+@dataclass(frozen=True)
 class DynamicProof:
-    """Two real iterations of the course loop, each with its own graph."""
+    """Two real iterations of the course loop, each with its own graph; and a graph whose shape follows the data."""
 
     grad_fn_names: tuple[str, str]
-    grad_fn_distinct: bool  # `is not` and different id() while both are alive
+    grad_fn_distinct: bool  # loss_1.grad_fn is not loss_2.grad_fn, both alive
     same_structure: bool  # the two graphs have identical shape and labels
     losses: tuple[float, float]
     double_backward_error: str | None
+    loop_source: str  # a function with a data-dependent Python loop
+    loop_nodes: tuple[tuple[tuple[float, ...], int], ...]  # (input, nodes of its autograd graph) per input
 
 
 @dataclass(frozen=True)
 class StaticProof:
-    """The same computation frozen by tracing, and a branch a trace cannot follow."""
+    """The same computation frozen by tracing, a branch a trace cannot follow, and PyTorch 2's answers to it."""
 
     fx_graph: str
     branch_source: str
     trace_input: tuple[float, ...]
     probe_input: tuple[float, ...]
-    trace_warning: str | None  # the TracerWarning torch.jit.trace emitted
+    trace_warnings: tuple[tuple[str, str], ...]  # (category, first line) of each warning torch.jit.trace gave
     traced_output: tuple[float, ...]  # traced function on probe_input: the frozen branch
     eager_output: tuple[float, ...]  # the Python function on probe_input: the branch taken
     fx_branch_error: str | None  # torch.fx.symbolic_trace on the branch
+    export_error: str | None  # torch.export.export of the branch as written
+    cond_source: str  # the branch with torch.cond
+    cond_outputs: tuple[tuple[float, ...], ...] | None  # the exported torch.cond program on trace_input, probe_input
+    cond_ops: tuple[str, ...]  # the exported graph's operations
+    cond_error: str | None  # why the machine could not export it
+    compile_graphs: int | None  # graphs torch.compile (dynamo) made of the branch
+    compile_breaks: int | None
+    compile_reasons: tuple[str, ...]
+    compile_outputs: tuple[tuple[float, ...], ...] | None  # the compiled function on trace_input, probe_input
+    compile_error: str | None
 
 
 @dataclass(frozen=True)
@@ -88,9 +114,10 @@ class GraphEvidence:
 
     autograd: Graph  # nodes are grad_fn Functions and AccumulateGrad leaves; edges follow next_functions
     forward: Graph  # the course's view: tensors are nodes, the operations label the edges
-    tensors: tuple[TensorFacts, ...]  # w, b, wx, y_pred, loss
+    tensors: tuple[TensorFacts, ...]  # x, y, w, b, wx, y_pred, loss
     non_leaf_grad_warning: str | None
     retain_grad: RetainGradProof
+    accumulation: AccumulationProof
     dynamic: DynamicProof
     static: StaticProof
 
@@ -114,7 +141,7 @@ def _capture(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -> GraphEvidenc
     wx, y_pred, loss = _course_forward(xt, yt, w, b)
     autograd = _walk_autograd(loss.grad_fn, {"w": w, "b": b})
     loss.backward()
-    named = {"w": w, "b": b, "wx": wx, "y_pred": y_pred, "loss": loss}
+    named = {"x": xt, "y": yt, "w": w, "b": b, "wx": wx, "y_pred": y_pred, "loss": loss}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         tensors = tuple(
@@ -143,6 +170,7 @@ def _capture(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -> GraphEvidenc
         tensors=tensors,
         non_leaf_grad_warning=_first_line(user[0]) if user else None,
         retain_grad=retain,
+        accumulation=_accumulation_proof(xt, yt, w0, lr),
         dynamic=_dynamic_proof(xt, yt, w0, lr),
         static=static,
     )
@@ -171,9 +199,21 @@ def course_loss(x, y, w, b):
     return _course_forward(x, y, w, b)[2]
 
 
-# Shown to students verbatim (inspect.getsource), hence no docstring.
+# Shown to students verbatim (inspect.getsource), hence no docstrings.
 def double_if_positive(x):
     return x * 2 if x.sum() > 0 else x * -1
+
+
+def double_until_large(x):
+    while x.abs().sum() < 10:
+        x = x * 2
+    return x.sum()
+
+
+#: Inputs of double_until_large: the loop runs a different number of times, so the graph has another shape.
+LOOP_INPUTS = ((1.0, 1.0), (3.0, 3.0))
+#: Iterations of the course loop run with and without grad.zero_().
+ACCUMULATION_STEPS = 5
 
 
 def _walk_autograd(root: Any, leaves: dict[str, torch.Tensor]) -> Graph:
@@ -234,7 +274,47 @@ def _dynamic_proof(x: torch.Tensor, y: torch.Tensor, w0: float, lr: float) -> Dy
         same_structure=_walk_autograd(first, {"w": w, "b": b}) == _walk_autograd(second, {"w": w, "b": b}),
         losses=(losses[0], losses[1]),
         double_backward_error=error,
+        loop_source=_source(double_until_large),
+        loop_nodes=_loop_nodes(),
     )
+
+
+def _accumulation_proof(x: torch.Tensor, y: torch.Tensor, w0: float, lr: float) -> AccumulationProof:
+    """Show .grad adding up: two backward passes without zero_(), and the course loop without it."""
+    w, b = _parameters(w0)
+    _, _, loss = _course_forward(x, y, w, b)
+    loss.backward(retain_graph=True)
+    once = (w.grad.item(), b.grad.item())
+    loss.backward()
+    twice = (w.grad.item(), b.grad.item())
+
+    def loop(zero: bool) -> tuple[float, ...]:
+        w, b = _parameters(w0)
+        losses = []
+        for _ in range(ACCUMULATION_STEPS):
+            _, _, loss = _course_forward(x, y, w, b)
+            loss.backward()
+            b.data.sub_(lr * b.grad)
+            w.data.sub_(lr * w.grad)
+            if zero:
+                w.grad.zero_()
+                b.grad.zero_()
+            losses.append(loss.item())
+        return tuple(losses)
+
+    return AccumulationProof(once, twice, ACCUMULATION_STEPS, loop(True), loop(False))
+
+
+def _loop_nodes() -> tuple[tuple[tuple[float, ...], int], ...]:
+    """Build double_until_large's graph for each input; return the number of nodes each graph has."""
+    import torch
+
+    out = []
+    for values in LOOP_INPUTS:
+        x = torch.tensor(values, requires_grad=True)
+        graph = _walk_autograd(double_until_large(x).grad_fn, {"x": x})
+        out.append((values, len(graph.nodes)))
+    return tuple(out)
 
 
 def _static_proof(x: torch.Tensor, y: torch.Tensor, w0: float) -> tuple[Graph, StaticProof]:
@@ -252,7 +332,7 @@ def _static_proof(x: torch.Tensor, y: torch.Tensor, w0: float) -> tuple[Graph, S
         warnings.simplefilter("always")
         traced = torch.jit.trace(double_if_positive, (trace_input,))
         traced_out = traced(probe)
-    tracer = [str(c.message) for c in caught if c.category.__name__ == "TracerWarning"]
+    seen = dict.fromkeys((c.category.__name__, _first_line(str(c.message))) for c in caught)
     try:
         torch.fx.symbolic_trace(double_if_positive)
         fx_error = None
@@ -263,12 +343,98 @@ def _static_proof(x: torch.Tensor, y: torch.Tensor, w0: float) -> tuple[Graph, S
         branch_source=_source(double_if_positive),
         trace_input=BRANCH_TRACE_INPUT,
         probe_input=BRANCH_PROBE_INPUT,
-        trace_warning=_first_line(tracer[0]) if tracer else None,
+        trace_warnings=tuple(seen),
         traced_output=tuple(float(v) for v in traced_out),
         eager_output=tuple(float(v) for v in double_if_positive(probe)),
         fx_branch_error=fx_error,
+        **_pytorch2(trace_input, probe),
     )
     return _fx_data_graph(gm), static
+
+
+def _pytorch2(trace_input: torch.Tensor, probe: torch.Tensor) -> dict[str, Any]:
+    """Try the branch on torch.export (as written, then with torch.cond) and on torch.compile; record what happened.
+
+    Each is optional evidence: where this machine's torch cannot run one, the error is what the page shows.
+    """
+    import torch
+
+    def double_if_positive_cond(x):
+        return torch.cond(x.sum() > 0, lambda v: v * 2, lambda v: v * -1, (x,))
+
+    class Branch(torch.nn.Module):
+        def forward(self, x):
+            return double_if_positive(x)
+
+    class CondBranch(torch.nn.Module):
+        def forward(self, x):
+            return double_if_positive_cond(x)
+
+    def compiled() -> tuple:
+        import torch._dynamo
+
+        explained = torch._dynamo.explain(double_if_positive)(trace_input)
+        function = torch.compile(double_if_positive, backend="eager")  # dynamo's graphs, run without codegen
+        outputs = tuple(tuple(float(v) for v in function(t)) for t in (trace_input, probe))
+        torch._dynamo.reset()
+        return explained, outputs
+
+    # torch logs a refused export at length, through handlers of its own: the page shows the error instead.
+    with _stderr_silenced(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, export_error = _attempt(lambda: torch.export.export(Branch(), (trace_input,)))
+        program, cond_error = _attempt(lambda: torch.export.export(CondBranch(), (trace_input,)))
+        dynamo, compile_error = _attempt(compiled)
+    out: dict[str, Any] = {"cond_source": _source(double_if_positive_cond), "export_error": export_error,
+                           "cond_error": cond_error, "compile_error": compile_error,
+                           "cond_outputs": None, "cond_ops": (), "compile_graphs": None, "compile_breaks": None,
+                           "compile_reasons": (), "compile_outputs": None}
+    if program is not None:
+        module = program.module()
+        out["cond_outputs"] = tuple(tuple(float(v) for v in module(t)) for t in (trace_input, probe))
+        out["cond_ops"] = tuple(dict.fromkeys(_op_name(n) for n in program.graph.nodes if n.op == "call_function"))
+    if dynamo is not None:
+        explained, out["compile_outputs"] = dynamo
+        out["compile_graphs"], out["compile_breaks"] = explained.graph_count, explained.graph_break_count
+        out["compile_reasons"] = tuple(dict.fromkeys(_first_line(str(r.reason)) for r in explained.break_reasons))
+    return out
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Quiet torch for a while: its loggers, and file descriptor 2 (C code and handlers bound to stderr)."""
+    import logging
+
+    torch_log = logging.getLogger("torch")
+    level = torch_log.level
+    torch_log.setLevel(logging.CRITICAL)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        torch_log.setLevel(level)
+
+
+def _attempt(action: Any) -> tuple[Any, str | None]:
+    """Run one optional piece of evidence: return (its result, None), or (None, its error in one line)."""
+    try:
+        return action(), None
+    except Exception as exc:  # noqa: BLE001 - any failure is what the page shows
+        return None, f"{type(exc).__name__}: {_first_line(str(exc))}"
+
+
+def _op_name(node: Any) -> str:
+    """Return an exported node's operation as a reader knows it: aten.sum, cond, getitem."""
+    target = node.target
+    name = getattr(target, "__name__", None) or str(target)
+    if hasattr(target, "_schema"):  # an aten OpOverload: aten::sum -> aten.sum
+        name = str(target._schema.name).replace("::", ".")
+    return name
 
 
 def _fx_data_graph(gm: Any) -> Graph:
@@ -297,8 +463,9 @@ def _fx_data_graph(gm: Any) -> Graph:
 def _source(function: Any) -> str:
     """Return a function's source, as a student reads it."""
     import inspect
+    import textwrap
 
-    return inspect.getsource(function).strip()
+    return textwrap.dedent(inspect.getsource(function)).strip()
 
 
 def _clean(text: str) -> str:

@@ -15,6 +15,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from .fonts import families, needs_cjk  # noqa: E402
+from .explain import modes_of  # noqa: E402
 from .formatting import num, param, run_label  # noqa: E402
 from .frames import FLOOR_COLOR, THRESHOLD_COLOR  # noqa: E402
 from .i18n import Translations  # noqa: E402
@@ -49,6 +50,9 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
         ax.plot(np.arange(len(loss)), loss, lw=1.6, color=f"C{i % 10}", label=label)
         if r.trajectory.status == Status.DIVERGED:
             ax.plot([len(loss) - 1], [loss[-1]], "x", color=f"C{i % 10}", ms=8)
+        knee = modes_of(r).knee
+        if knee is not None and knee < len(loss) and r.trajectory.status != Status.DIVERGED:
+            ax.plot([knee], [loss[knee]], "D", color=f"C{i % 10}", ms=5, mec="black", mew=0.6)
         if r.spec.params.threshold > 0:
             thresholds[round(r.spec.params.threshold, 12)] = r.spec.params.threshold
         floors[round(r.analysis.loss_floor, 6)] = r.analysis.loss_floor

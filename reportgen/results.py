@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from .grid import RunSpec
 from .trajectory import RunData, Trajectory
 
 if TYPE_CHECKING:
-    from .explain import StopExplanation
+    from .explain import StopExplanation, Theory
     from .render import RunMedia
 
 SCHEMA = 2  # 2: final is one state (w, b and loss of the last iteration); after_last_update added
@@ -59,7 +60,7 @@ class RunResult:
             "hessian_eigenvalues": [f64(v) for v in a.hessian_eigenvalues],
             "condition_number": f64(a.condition_number),
             "lr_max": f64(a.lr_max),
-            "contraction": [f64(v) for v in a.contraction],
+            "factors": [f64(v) for v in a.factors],
             "initial_excess": [f64(v) for v in a.initial_excess],
             "predicted_stop_iteration": a.predicted_stop_iteration,
             "loss_history": [f32(v) for v in t.loss.tolist()],
@@ -67,8 +68,23 @@ class RunResult:
         out["frames"] = media.frames if media else None
         out["fps"] = media.fps if media else None
         out["settle_iteration"] = stop.settle_iteration if stop else None
+        if stop is not None:
+            m = stop.modes
+            out["explanation"] = {
+                "case": str(stop.case), "lowest_loss": f32(stop.lowest_loss) if stop.lowest_loss is not None else None,
+                "growth_per_step": f64(stop.growth) if stop.growth is not None else None,
+                "course_loss_at_end": f64(stop.course_loss) if stop.course_loss is not None else None,
+                "modes": {"factor_slow": f64(m.factor_slow), "factor_fast": f64(m.factor_fast),
+                          "excess_slow": f64(m.excess_slow), "excess_fast": f64(m.excess_fast),
+                          "alone_slow": _maybe(m.alone_slow), "alone_fast": _maybe(m.alone_fast),
+                          "decides": str(m.decides) if m.decides else None, "knee": m.knee, "tau": _maybe(m.tau)},
+            }
         out["media"] = {fmt: media.url(self.id, fmt) if media else None for fmt in MEDIA_FORMATS}
         return out
+
+
+def _maybe(value: float | None) -> float | None:
+    return None if value is None else f64(value)
 
 
 def f32(value: float) -> float | None:
@@ -84,10 +100,30 @@ def f64(value: float) -> float | None:
 
 
 def results_document(config: Config, results: Sequence[RunResult], media: Mapping[str, RunMedia],
-                     stops: Mapping[str, StopExplanation]) -> dict[str, Any]:
-    """Return the whole results.json document (``media``: the animations by run id; ``stops``: why each ended)."""
+                     stops: Mapping[str, StopExplanation], theory: Theory | None = None) -> dict[str, Any]:
+    """Return the whole results.json document.
+
+    ``media``: the animations by run id; ``stops``: why each run ended; ``theory``: the page-level explanations,
+    whose every number the page states.
+    """
     runs = [r.to_json(media.get(r.id), stops.get(r.id)) for r in results]
-    return {"schema": SCHEMA, "config": config.to_dict(), "runs": runs}
+    document = {"schema": SCHEMA, "config": config.to_dict(), "runs": runs}
+    if theory is not None:
+        document["explanations"] = plain(theory)
+    return document
+
+
+def plain(value: Any) -> Any:
+    """Return frozen dataclasses as JSON-able data: dicts, lists, numbers (non-finite ones as None), strings."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, float):
+        return f64(value)
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import jinja2
 
-from .explain import StopCase
+from .explain import Mode, StopCase
 from .figures import listing_css
 from .formatting import num, param
 from .i18n import Translations, translations
@@ -59,8 +59,9 @@ def make_environment(tr: Translations | None = None, compiled: Path | None = Non
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
     env.filters["num"] = num
     env.filters["param"] = param
+    env.filters["tensor"] = lambda values: "[" + ", ".join(param(float(v)) for v in values) + "]"
     env.filters["status"] = lambda status: tr.gettext(Status(status).label)
-    env.globals.update(Status=Status, StopCase=StopCase)
+    env.globals.update(Status=Status, StopCase=StopCase, Mode=Mode)
     return env
 
 

@@ -18,7 +18,8 @@ from typing import Mapping, Sequence
 
 from .config import Config, Params, Sweep
 from .evidence import GraphEvidence
-from .explain import ModeRow, StopExplanation, SweepFindings, excess_orders_counts, mode_rows, sweep_findings
+from .explain import (ClosedForm, LrProducts, ModeRow, SharedData, StopExplanation, StudentAnswer, SweepFindings, Theory,
+                      mode_rows, shared_data, sweep_findings)
 from .cache import Cache
 from .figures import Figure, Figures, code_listing
 from .formatting import run_label
@@ -56,7 +57,6 @@ class SweepView:
     runs: tuple[RunView, ...]
     findings: SweepFindings
     modes: tuple[ModeRow, ...]
-    excess_orders_counts: bool  # more slow-mode excess always meant a later stop
     overlay: Figure | None
     heatmap: Figure | None
 
@@ -68,6 +68,12 @@ class SweepView:
     def tabulated(self) -> bool:
         return len(self.runs) <= TABLE_LIMIT
 
+    def anchor(self, run_id: str) -> str | None:
+        """Return where the page shows a run: its animation, else its table row, else nowhere (None)."""
+        if any(r.id == run_id for r in self.animated):
+            return f"anim-{run_id}"
+        return f"run-{run_id}" if self.tabulated else None
+
 
 @dataclass(frozen=True)
 class PageView:
@@ -78,10 +84,15 @@ class PageView:
     config: Config  # in the page's language
     defaults: Params
     sweeps: tuple[SweepView, ...]
-    theory_rows: tuple[ModeRow, ...]  # the 1-D sweeps' runs; a 2-D sweep has its heatmap instead
+    theory: tuple[SweepView, ...]  # the 1-D sweeps, whose runs the theory table lists (a 2-D sweep has its heatmap)
+    shared: SharedData | None  # the Hessian facts every run of the theory table shares, if they share data
+    worked: ClosedForm | None  # the closed form, worked on the course's run
+    products: LrProducts | None  # iterations x lr, for runs that differ only in lr
+    student: StudentAnswer | None  # the student's question, when the build has a run below its floor
     evidence: GraphEvidence | None
     figures: Figures
-    loop_html: str  # the training loop, highlighted
+    course_html: str  # the course's loop, one run at a time, highlighted
+    loop_html: str  # the batched training loop, highlighted
     config_html: str  # the config, highlighted
     command: str
     versions: Mapping[str, str]
@@ -90,32 +101,36 @@ class PageView:
 
 def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequence[RunResult],
               media: Mapping[tuple[str, str], RunMedia], stops: Mapping[str, StopExplanation],
-              figures: Figures, evidence: GraphEvidence | None, command: str, cache: Cache) -> PageView:
+              theory: Theory, figures: Figures, evidence: GraphEvidence | None, command: str,
+              cache: Cache) -> PageView:
     """Gather one language's page from the stages' outputs."""
     sweeps = []
     for sweep in config.sweeps:
         runs = [r for r in results if r.spec.sweep == sweep.name]
-        modes = tuple(mode_rows(runs))
         sweeps.append(SweepView(
             sweep=sweep,
             runs=tuple(RunView(r, run_label(r.spec.varied), stops[r.id], media.get((lang, r.id))) for r in runs),
             findings=sweep_findings(sweep.name, runs),
-            modes=modes,
-            excess_orders_counts=excess_orders_counts(modes),
+            modes=tuple(mode_rows(runs)),
             overlay=figures.overlays.get(sweep.name),
             heatmap=figures.heatmaps.get(sweep.name),
         ))
-    theory = tuple(row for s in sweeps if len(s.sweep.vary) == 1 and s.tabulated for row in s.modes)
+    tables = tuple(s for s in sweeps if len(s.sweep.vary) == 1 and s.tabulated)
     return PageView(
         lang=lang,
         switch=tuple((code, LANGUAGES[code]) for code in languages if code != lang),
         config=config,
         defaults=config.defaults,
         sweeps=tuple(sweeps),
-        theory_rows=theory,
+        theory=tables,
+        shared=shared_data([view.result for s in tables for view in s.runs]),
+        worked=theory.worked,
+        products=theory.products,
+        student=theory.student,
         evidence=evidence,
         figures=figures,
-        loop_html=code_listing(training_loop_source(), "python", cache),
+        course_html=code_listing(function_source("course.py", "course_loop"), "python", cache),
+        loop_html=code_listing(function_source("train.py", "train_grid"), "python", cache),
         config_html=code_listing(config.text, "toml", cache),
         command=command,
         versions=versions(),
@@ -123,13 +138,13 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
     )
 
 
-def training_loop_source() -> str:
-    """Return the source of the batched training function, read from the package (torch not imported)."""
-    text = resources.files("reportgen").joinpath("train.py").read_text("utf-8")
+def function_source(module: str, name: str) -> str:
+    """Return the source of a function of the package, read from its file (nothing imported)."""
+    text = resources.files("reportgen").joinpath(module).read_text("utf-8")
     for node in ast.parse(text).body:
-        if isinstance(node, ast.FunctionDef) and node.name == "train_grid":
+        if isinstance(node, ast.FunctionDef) and node.name == name:
             return ast.get_source_segment(text, node) or ""
-    return ""
+    raise LookupError(f"{module} has no function {name}")
 
 
 def build_time() -> str:

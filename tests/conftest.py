@@ -36,7 +36,7 @@ name = "slope"
 vary = { slope = [5.0] }
 [[sweep]]
 name = "grid"
-vary = { slope = [1.0, 3.0], lr = [0.02, 0.05] }
+vary = { slope = [1.0, 3.0, 5.0], lr = [0.05, 0.057] }
 animate = "none"
 [render]
 dpi = 40
@@ -93,6 +93,23 @@ def tiny(tmp_path_factory) -> Project:
     os.environ["SOURCE_DATE_EPOCH"] = EPOCH
     try:
         return build_project(tmp_path_factory.mktemp("tiny"), TINY)
+    finally:
+        if saved is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
+
+
+@pytest.fixture(scope="session")
+def tiny_both(tiny) -> Project:
+    """The tiny project in every language (--lang all), beside the English one: its training is reused."""
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = EPOCH
+    try:
+        out = tiny.root / "both"
+        report = build(BuildOptions(config_path=tiny.config, out=out, jobs=2, lang="all"))
+        runs = {r["id"]: r for r in json.loads((out / "en" / "results.json").read_text())["runs"]}
+        return Project(tiny.root, tiny.config, out, report, runs)
     finally:
         if saved is None:
             del os.environ["SOURCE_DATE_EPOCH"]

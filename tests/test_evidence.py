@@ -212,7 +212,9 @@ def test_graph_svg_never_overlaps_boxes(g, upward):
 
 def test_leaves_and_non_leaves(ev):
     f = facts(ev)
-    assert list(f) == ["w", "b", "wx", "y_pred", "loss"]
+    assert list(f) == ["x", "y", "w", "b", "wx", "y_pred", "loss"]
+    for name in ("x", "y"):  # leaves too, that ask for no gradient
+        assert f[name].is_leaf and not f[name].requires_grad and f[name].grad_is_none and f[name].grad_fn is None
     for name in ("w", "b"):
         assert f[name].is_leaf and f[name].requires_grad and not f[name].grad_is_none and f[name].grad_fn is None
     for name, fn in (("wx", "MulBackward0"), ("y_pred", "AddBackward0"), ("loss", "MeanBackward0")):
@@ -265,7 +267,9 @@ def test_trace_freezes_the_branch_eager_follows_it(ev):
     assert s.eager_output == tuple(probe * -1)  # the branch this input takes
     assert s.traced_output != s.eager_output
     assert "x.sum() > 0" in s.branch_source
-    assert s.trace_warning is not None and "trace" in s.trace_warning.lower()
+    categories = dict(s.trace_warnings)
+    assert "trace" in categories["TracerWarning"].lower()
+    assert "deprecated" in categories["DeprecationWarning"]  # torch 2's own words, shown, not swallowed
 
 
 def test_fx_refuses_data_dependent_control_flow(ev):
@@ -312,3 +316,31 @@ def test_capture_works_inside_no_grad(ev):
     with torch.no_grad():
         assert capture_graph_evidence(X, Y, W0, LR) == ev
         assert not torch.is_grad_enabled()
+
+
+# ---- PyTorch 2 and .grad accumulation ----
+
+
+def test_grad_adds_up_and_the_loop_needs_zero_(ev):
+    a = ev.accumulation
+    assert a.grad_twice == pytest.approx(tuple(2 * g for g in a.grad_once))
+    assert a.losses_zeroed[:2] == a.losses_accumulated[:2]  # the first update is the same
+    assert a.losses_zeroed == tuple(sorted(a.losses_zeroed, reverse=True))  # zeroed: the loss only falls
+    assert max(a.losses_accumulated[2:]) > a.losses_zeroed[-1] * 2  # accumulated: it climbs back
+
+
+def test_the_graph_shape_follows_the_data(ev):
+    (small, small_nodes), (large, large_nodes) = ev.dynamic.loop_nodes
+    assert sum(small) < sum(large) and small_nodes > large_nodes  # more doublings, a longer graph
+    assert "while" in ev.dynamic.loop_source
+    assert ev.dynamic.grad_fn_distinct
+
+
+def test_torch_export_needs_torch_cond_and_compile_breaks_the_graph(ev):
+    s = ev.static
+    assert s.export_error and "data-dependent" in s.export_error
+    assert s.cond_error is None and "cond" in s.cond_ops and "torch.cond" in s.cond_source
+    eager_on_trace = tuple(2 * v for v in s.trace_input)
+    assert s.cond_outputs == (eager_on_trace, s.eager_output)  # right for both inputs
+    assert s.compile_error is None and s.compile_breaks >= 1 and s.compile_graphs >= 1
+    assert s.compile_outputs == (eager_on_trace, s.eager_output)

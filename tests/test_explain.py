@@ -1,10 +1,13 @@
-"""Explanations computed from the default grid's runs."""
+"""Explanations computed from the built-in grid's runs, against what the runs did."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from reportgen.explain import StopCase, excess_orders_counts, explain_stop, mode_rows, sweep_findings
+from reportgen.explain import (Mode, StopCase, closed_form, explain_stop, lr_products, mode_rows, slope_trends,
+                               student_answer, student_run, sweep_findings)
 
 
 @pytest.fixture(scope="module")
@@ -22,21 +25,56 @@ def test_each_homework_case_is_classified(results):
     assert explain_stop(results["learning-rate__lr-0.057"]).case == StopCase.REACHED
 
 
-def test_the_slow_mode_explains_the_slope_counts(results):
+def test_the_slow_mode_sets_the_slope_counts_at_lr_0_05(results):
     rows = mode_rows([results[f"slope__slope-{s}"] for s in (1, 2, 3, 5)])
-    assert len({round(r.lambda_min, 12) for r in rows}) == 1  # the slope does not change H
+    assert len({round(r.modes.lambda_min, 12) for r in rows}) == 1  # the slope does not change H
     for row in rows:
-        assert row.agrees is True
-        assert row.slow_mode_estimate == pytest.approx(row.stop_iteration, abs=3)
-    excess = [r.initial_excess_slow for r in rows]
-    assert excess == sorted(excess, reverse=True)
-    assert excess_orders_counts(rows)
-    findings = sweep_findings("slope", [results[f"slope__slope-{s}"] for s in (1, 2, 3, 5)])
-    assert findings.falls_as_value_grows is True and findings.varied == "slope"
+        assert row.agrees is True and row.modes.decides == Mode.SLOW
+        assert row.modes.alone_slow == pytest.approx(row.stop_iteration, abs=2)
+    (trend,) = sweep_findings("slope", [results[f"slope__slope-{s}"] for s in (1, 2, 3, 5)]).trends
+    assert trend.direction == "falls" and trend.less_slow_excess_fewer_iterations
 
 
-def test_lr_sweep_findings_name_the_unstable_run(results):
-    runs = [results[k] for k in results if k.startswith("learning-rate")]
-    findings = sweep_findings("learning-rate", runs)
-    assert findings.unstable == ["learning-rate__lr-0.059"]
-    assert findings.lr_max == pytest.approx(runs[0].analysis.lr_max)
+def test_near_the_bound_the_fast_mode_sets_the_count_and_the_slope_rule_fails(results):
+    grid = [r for r in results.values() if r.spec.sweep == "slope-lr"]
+    trends = {t.fixed: t for t in slope_trends(grid)}
+    near = trends["lr = 0.057"]
+    assert near.direction == "rises" and near.counts == (80, 80, 100, 122)  # as the issue measured
+    assert near.decides[-1] == Mode.FAST and not near.slow_throughout
+    assert near.factor_fast == pytest.approx(1 - 0.057 * results["threshold__threshold-1"].analysis.hessian_eigenvalues[1])
+    assert all(t.direction == "falls" for fixed, t in trends.items() if fixed != "lr = 0.057")
+
+
+def test_the_worked_closed_form_matches_the_measured_counts(results, default_config):
+    worked = closed_form(list(results.values()), default_config.defaults.to_dict())
+    assert worked.run_id == "threshold__threshold-1"
+    assert worked.modes.tau == pytest.approx(1 / (2 * 0.05 * worked.modes.lambda_min), rel=0.01)
+    estimates = {threshold: (estimate, measured) for threshold, estimate, measured in worked.estimates}
+    assert estimates[1.0][0] == pytest.approx(77, abs=1) and estimates[1.0][1] == 78
+    assert estimates[0.5][0] == pytest.approx(316, abs=1) and estimates[0.5][1] == 316
+    assert estimates[0.1] == (None, None)  # at or below the floor: never
+    assert worked.modes.zigzag and worked.modes.knee == 3
+
+
+def test_iterations_times_lr_is_about_constant_where_the_slow_mode_decides(results, default_config):
+    products = lr_products(list(results.values()), default_config.defaults.to_dict())
+    assert products.fixed == "slope = 2" and 0.057 not in products.lrs  # the fast mode decides there
+    assert all(p == pytest.approx(products.predicted, rel=0.02) for p in products.products)
+
+
+def test_divergence_is_told_with_the_signed_factor(results):
+    s = explain_stop(results["learning-rate__lr-0.059"])
+    assert s.modes.factor_fast == pytest.approx(-1.043, abs=5e-4)
+    assert s.growth == pytest.approx(1.087, abs=5e-4)
+    assert 1e36 < s.course_loss < 1e38  # where the course's own loop would be at iteration 999
+
+
+def test_the_students_question_is_answered_from_the_run(results, default_config):
+    run = student_run(list(results.values()), default_config.defaults.to_dict())
+    assert run.id == "threshold__threshold-0.1"
+    q = student_answer(run)
+    assert q.last_drawn == 980 and q.settle_2px == 580 and q.settle_pixel < q.settle_2px
+    assert q.expected_floor == pytest.approx(0.45)
+    assert q.reachable_noise == pytest.approx(math.sqrt(0.1 / q.loss_floor))
+    assert (q.w_star, q.b_star) == pytest.approx((2.071, 4.803), abs=1e-3)
+    assert q.b_at_settle < q.b_final
