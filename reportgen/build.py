@@ -1,4 +1,4 @@
-"""Perform a full site build: config -> grid -> training -> analysis -> media -> figures -> pages."""
+"""Perform a full site build: config -> grid -> training -> analysis -> media -> figures -> pages -> files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Sequence
 
 from . import languages, output
 from .animation import settle_of
-from .cache import Cache, content_key
+from .bundle import DEFAULT_MAX_MB, Bundle, bundle_page, check_size
+from .cache import Cache, atomic_write_bytes, content_key
 from .config import Config, load_config
 from .evidence import GraphEvidence
 from .exceptions import ConfigError
@@ -19,9 +20,11 @@ from .grid import RunSpec, check_frame_budget, expand_grid
 from .i18n import translations
 from .progress import Progress
 from .render import render_media
-from .results import RunResult, results_document
-from .site import write_site
+from .printing import Printer, find_printer, print_pdf
+from .results import RunResult, json_text, results_document
+from .site import SitePage, render_page, write_site
 from .views import page_view
+from .webfont import page_font
 
 log = logging.getLogger("reportgen")
 
@@ -41,6 +44,9 @@ class BuildOptions:
     executor: str = "local"
     scheduler: str | None = None
     lang: str | None = None  # "en", "zh-CN" or "all", in any spelling; None: the config's ``lang``
+    single_file: Path | None = None  # also write the page as one self-contained HTML file (one per language)
+    max_size_mb: float = DEFAULT_MAX_MB  # refuse a single file above this size
+    pdf: Path | None = None  # also print the page to PDF through Chromium (one per language)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class BuildReport:
     trained: bool
     rendered: int
     languages: tuple[str, ...] = (languages.DEFAULT,)
+    single_files: tuple[tuple[Path, int], ...] = ()  # (path, size in bytes)
+    pdfs: tuple[tuple[Path, int], ...] = ()  # (path, pages)
 
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
@@ -63,6 +71,9 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     specs = expand_grid(config)
     check_frame_budget(config, specs)
     output.check_output_dir(options.out, protected_paths(options))
+    single_paths = file_paths("--single-file", options.single_file, langs, options)
+    pdf_paths = file_paths("--pdf", options.pdf, langs, options)
+    printer = find_printer() if pdf_paths else None  # before any work: say at once what --pdf lacks
     cache = Cache(options.out.resolve().parent / CACHE_DIR, enabled=options.use_cache)
 
     results, trained = train_runs(specs, cache, progress, options.device)
@@ -74,20 +85,60 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     stops = {r.id: explain_stop(r, settle_of(r, config.render)) for r in results}
     theory = theory_of(results, config.defaults.to_dict())
     command = rebuild_command(options)
+    compiled = cache.root / "templates" if cache.enabled else None
+    # The language switch of a multi-language build names every language: their fonts must draw it.
+    names = " ".join(languages.LANGUAGES[lang] for lang in langs) if len(langs) > 1 else ""
     pages = []
     for lang in langs:
         with progress.stage(f"drawing figures ({lang})"):
             figures = draw_figures(translated[lang], results, evidence, lang, translations(lang), cache)
-        pages.append(page_view(translated[lang], lang, langs, results, media, stops, theory, figures, evidence,
-                               command, cache))
+        view = page_view(translated[lang], lang, langs, results, media, stops, theory, figures, evidence, command,
+                         cache)
+        html = render_page(view, compiled)
+        with progress.stage(f"fitting the web font ({lang})"):
+            font = page_font(html + names, cache)
+        pages.append(SitePage(view, html, font))
     document = results_document(config, results, {run_id: m for (lang, run_id), m in media.items()
                                                   if lang == langs[0]}, stops, theory)
+    bundles = single_files(pages, document, single_paths, options.max_size_mb)
 
     with output.staged_output(options.out) as stage, progress.stage("writing pages"):
-        write_site(stage, pages, document, cache.root / "templates" if cache.enabled else None)
+        write_site(stage, pages, document)
+        printed = []
+        for lang, path in pdf_paths.items():
+            with progress.stage(f"printing {path.name}"):
+                page = stage / "index.html" if len(langs) == 1 else stage / lang / "index.html"
+                printed.append((path, print_pdf(printer, page, path)))
+    for path, bundle in bundles:
+        atomic_write_bytes(path, bundle.html)
     out = options.out.resolve()
     return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=rendered,
-                       languages=langs)
+                       languages=langs, single_files=tuple((p, b.size) for p, b in bundles), pdfs=tuple(printed))
+
+
+def file_paths(flag: str, target: Path | None, langs: tuple[str, ...], options: BuildOptions) -> dict[str, Path]:
+    """Return where each language's --single-file or --pdf goes, after checking that it may go there."""
+    if target is None:
+        return {}
+    paths = output.language_paths(target, langs)
+    for path in paths.values():
+        output.check_output_file(flag, path, options.out, protected_paths(options))
+    return paths
+
+
+def single_files(pages: Sequence[SitePage], document: dict, paths: dict[str, Path],
+                 max_mb: float) -> list[tuple[Path, Bundle]]:
+    """Pack each page into its single file, or refuse them all when one is above ``max_mb``."""
+    results = json_text(document).encode("utf-8")
+    bundles = []
+    for page in pages:
+        lang = page.view.lang
+        if lang in paths:
+            siblings = {other: path.name for other, path in paths.items() if other != lang}
+            bundle = bundle_page(page, results, siblings)
+            check_size(bundle, str(paths[lang]), max_mb)
+            bundles.append((paths[lang], bundle))
+    return bundles
 
 
 def report_languages(flag: str | None, config: Config) -> tuple[str, ...]:
@@ -157,4 +208,8 @@ def rebuild_command(options: BuildOptions) -> str:
         parts.append(f"--out {options.out}")
     if options.lang is not None:
         parts.append(f"--lang {options.lang}")
+    if options.single_file is not None:
+        parts.append(f"--single-file {options.single_file}")
+    if options.pdf is not None:
+        parts.append(f"--pdf {options.pdf}")
     return " ".join(parts)

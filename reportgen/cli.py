@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .build import DEFAULT_OUT, BuildOptions, build
+from .bundle import DEFAULT_MAX_MB, megabytes
 from .config import default_config_text
 from .exceptions import BuildInterrupted, ConfigError, ReportgenError
 from .progress import Progress
@@ -25,6 +26,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text.removesuffix("MB").strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size in megabytes, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
     return value
 
 
@@ -49,6 +60,12 @@ def make_parser() -> argparse.ArgumentParser:
     # Checked by build() (one line and exit 2 for an unknown language), not by argparse's usage dump.
     p.add_argument("--lang", metavar="LANG",
                    help="language of the report: en, zh-CN, or all (each in <out>/<lang>/); default: the config's lang, else en")
+    p.add_argument("--single-file", type=Path, metavar="FILE",
+                   help="also write the page as one self-contained HTML file (with --lang all: FILE's name plus .<lang>)")
+    p.add_argument("--max-size", type=_megabytes, default=DEFAULT_MAX_MB, metavar="MB",
+                   help=f"refuse a single file above this many megabytes (default: {DEFAULT_MAX_MB:g})")
+    p.add_argument("--pdf", type=Path, metavar="FILE",
+                   help="also print the page to PDF through Chromium (pip install 'reportgen[pdf]')")
     p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
 
@@ -69,7 +86,8 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     options = BuildOptions(config_path=args.config, out=args.out, jobs=args.jobs, use_cache=not args.no_cache,
-                           device=args.device, executor=args.executor, scheduler=args.scheduler, lang=args.lang)
+                           device=args.device, executor=args.executor, scheduler=args.scheduler, lang=args.lang,
+                           single_file=args.single_file, max_size_mb=args.max_size, pdf=args.pdf)
     report = build(options, Progress(quiet=args.quiet))
     counts: dict[str, int] = {}
     for r in report.results:
@@ -78,6 +96,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"Built {len(report.results)} runs ({summary}).")
         print(f"Site: {report.index}")
+    for path, size in report.single_files:  # the size is the point of the flag: printed even with -q
+        print(f"Single file: {path} ({megabytes(size)})")
+    for path, pages in report.pdfs:
+        print(f"PDF: {path} ({pages} pages, {megabytes(path.stat().st_size)})")
     return 0
 
 

@@ -50,6 +50,11 @@ def families(cjk: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return (*SANS, name), (*MONO, name)
 
 
+def cjk_codepoints() -> frozenset[int]:
+    """Return the code points the CJK font has a glyph for."""
+    return _cmap(str(cjk_font_path()))
+
+
 def missing_glyphs(text: str, path: Path | None = None) -> set[str]:
     """Return the characters of ``text`` that the CJK font file has no glyph for."""
     cmap = _cmap(str(path or cjk_font_path()))

@@ -36,6 +36,27 @@ def check_output_dir(out: Path, protected: list[Path]) -> None:
         )
 
 
+def language_paths(target: Path, langs: tuple[str, ...]) -> dict[str, Path]:
+    """Return where each language's file goes: ``target`` for one language, else report.<lang>.html beside it."""
+    if len(langs) == 1:
+        return {langs[0]: target}
+    return {lang: target.with_name(f"{target.stem}.{lang}{target.suffix}") for lang in langs}
+
+
+def check_output_file(flag: str, path: Path, out: Path, protected: list[Path]) -> None:
+    """Refuse a file to write (--single-file, --pdf) that is a folder, an input, or inside the site."""
+    resolved = path.resolve()
+    out = out.resolve()
+    if resolved.is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder; give a file name")
+    if out == resolved or out in resolved.parents:
+        raise ConfigError(f"{flag} {path}: is inside --out {out}, which a build replaces whole; write it elsewhere")
+    if any(resolved == p.resolve() for p in protected):
+        raise ConfigError(f"{flag} {path}: is an input of the build; choose another file name")
+    if not resolved.parent.is_dir():
+        raise ConfigError(f"{flag} {path}: folder {resolved.parent} does not exist")
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -21,6 +21,7 @@ from .animation import FrameJob, frame_job, frame_labels
 from .cache import Cache, content_key
 from .config import Config
 from .executors import make_executor
+from .filmstrip import Filmstrip, draw_filmstrip
 from .formatting import run_label
 from .i18n import translations
 from .progress import Progress
@@ -29,9 +30,9 @@ from .results import RunResult
 log = logging.getLogger("reportgen")
 
 #: The files of a cache entry, by format.
-FILENAMES = {"gif": "animation.gif", "mp4": "animation.mp4", "poster": "poster.png"}
+FILENAMES = {"gif": "animation.gif", "mp4": "animation.mp4", "poster": "poster.png", "filmstrip": "filmstrip.png"}
 #: What a cache entry's meta.json must hold besides its files.
-META_KEYS = ("frames", "fps", "width", "height")
+META_KEYS = ("frames", "fps", "width", "height", "filmstrip")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class RunMedia:
     height: int
     files: dict[str, str]  # format -> absolute path in the cache
     cached: bool
+    filmstrip: Filmstrip | None = None  # the key frames that print shows instead of the video
 
     def url(self, run_id: str, fmt: str) -> str | None:
         """Return where the site holds this format, relative to its root, or None when it was not made."""
@@ -64,7 +66,7 @@ class RunMedia:
 
 def site_path(run_id: str, fmt: str) -> str:
     """Return the site-relative path of a run's file: media/<id>.gif, .mp4, .poster.png."""
-    return f"media/{run_id}.poster.png" if fmt == "poster" else f"media/{run_id}.{fmt}"
+    return f"media/{run_id}.{fmt}.png" if fmt in ("poster", "filmstrip") else f"media/{run_id}.{fmt}"
 
 
 # One figure per dpi per thread: a dask worker may run tasks on several threads.
@@ -106,8 +108,14 @@ def render_task(task: RenderTask) -> RunMedia:
         if gif_frames:
             write_gif(workdir / FILENAMES["gif"], gif_frames, plan.seconds - plan.hold / plan.fps, FINAL_HOLD)
         write_poster(workdir / FILENAMES["poster"], last)
+        strip = None
+        if formats:  # a picture (one iteration) needs no filmstrip: print shows its poster
+            sheet, strip = draw_filmstrip(renderer, len(task.job.loss))
+            write_poster(workdir / FILENAMES["filmstrip"], sheet)
         meta = {"frames": len(plan.iterations), "fps": plan.fps, "run_id": task.job.run_id,
-                "width": int(last.shape[1]), "height": int(last.shape[0])}
+                "width": int(last.shape[1]), "height": int(last.shape[0]),
+                "filmstrip": strip and {"iterations": list(strip.iterations), "width": strip.width,
+                                        "height": strip.height}}
         folder = cache.commit(task.key, workdir, meta)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -117,7 +125,9 @@ def render_task(task: RenderTask) -> RunMedia:
 
 def _outcome(key: str, folder: Path, meta: dict, cached: bool) -> RunMedia:
     files = {fmt: str(folder / name) for fmt, name in FILENAMES.items() if (folder / name).exists()}
-    return RunMedia(key, meta["frames"], meta["fps"], meta["width"], meta["height"], files, cached)
+    strip = meta["filmstrip"]
+    filmstrip = Filmstrip(tuple(strip["iterations"]), strip["width"], strip["height"]) if strip else None
+    return RunMedia(key, meta["frames"], meta["fps"], meta["width"], meta["height"], files, cached, filmstrip)
 
 
 def run_title(config: Config, result: RunResult, lang: str) -> str:

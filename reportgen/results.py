@@ -127,5 +127,10 @@ def plain(value: Any) -> Any:
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write JSON deterministically (sorted keys, no NaN), compact: the C encoder only runs without indent."""
-    path.write_text(json.dumps(document, sort_keys=True, allow_nan=False, separators=(",", ":")) + "\n", "utf-8")
+    """Write results.json (see :func:`json_text`)."""
+    path.write_text(json_text(document), "utf-8")
+
+
+def json_text(document: dict[str, Any]) -> str:
+    """Return JSON, deterministic (sorted keys, no NaN) and compact: the C encoder only runs without indent."""
+    return json.dumps(document, sort_keys=True, allow_nan=False, separators=(",", ":")) + "\n"

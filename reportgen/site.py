@@ -1,8 +1,9 @@
-"""Write the site: fill the Jinja2 templates from the page views, and place figures and media.
+"""Render the pages from their views, and write the site: pages, stylesheet, figures, media and fonts.
 
-The writer only writes. Every figure was drawn and every explanation computed
-before it runs; it renders each :class:`~reportgen.views.PageView`, copies the
-stylesheet, and links the cached media and figures into the staging folder.
+Rendering is a stage like the others: :func:`render_page` fills the templates
+from a :class:`~reportgen.views.PageView` and returns text, before anything is
+written. :func:`page_files` is the one list of what a page's folder holds; the
+writer writes exactly that, and the single-file bundle embeds it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,31 @@ from .formatting import num, param
 from .i18n import Translations, translations
 from .languages import DEFAULT, LANGUAGES
 from .render import site_path
-from .results import MEDIA_FORMATS, write_json
+from .results import write_json
 from .trajectory import Status
 from .views import PageView
+from .webfont import WebFont
+
+#: The Content-Security-Policy of a site's pages: the site's own files only, and no scripts.
+SITE_CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; font-src 'self'; "
+            "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
+STYLESHEET = "assets/style.css"
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """One language's page, rendered: its HTML and the font its text needs."""
+
+    view: PageView
+    html: str
+    font: WebFont | None
+
+    def css(self, font_src: str | None = None) -> str:
+        """Return the page's stylesheet; ``font_src``: where it finds the font (default: the site's file)."""
+        css = (templates_dir() / "style.css").read_text("utf-8") + "\n" + listing_css()
+        if self.font is not None:
+            css += self.font.css(font_src or f"../{self.font.url}")
+        return css
 
 def templates_dir() -> Path:
     """Return the templates folder: inside the installed package, or the source checkout's."""
@@ -65,46 +88,54 @@ def make_environment(tr: Translations | None = None, compiled: Path | None = Non
     return env
 
 
-def write_site(out: Path, pages: Sequence[PageView], results: dict[str, Any], compiled: Path | None = None) -> None:
-    """Write every page into ``out``: one language at its root, several in a folder each.
+def render_page(page: PageView, compiled: Path | None = None, embedded: bool = False, csp: str = SITE_CSP,
+                inline_css: str | None = None) -> str:
+    """Return a page's HTML. ``embedded``: for a single file (its stylesheet ``inline_css``, no links to files)."""
+    env = make_environment(translations(page.lang), compiled)
+    return env.get_template("index.html").render(page=page, embedded=embedded, csp=csp, inline_css=inline_css)
 
-    ``compiled``: where compiled templates are kept between builds.
-    """
+
+def page_files(page: SitePage) -> dict[str, str | bytes | Path]:
+    """Return every file of a page's folder by site path: text, bytes, or a cached file to link."""
+    files: dict[str, str | bytes | Path] = {STYLESHEET: page.css()}
+    for figure in page.view.figures.all():
+        files[figure.url] = figure.svg
+    for sweep in page.view.sweeps:
+        for run in sweep.animated:
+            for fmt, path in run.media.files.items():
+                files[site_path(run.id, fmt)] = Path(path)
+    if page.font is not None:
+        files[page.font.url] = page.font.data
+    return files
+
+
+def write_site(out: Path, pages: Sequence[SitePage], results: dict[str, Any]) -> None:
+    """Write every page into ``out``: one language at its root, several in a folder each."""
     first_json: Path | None = None
     for page in pages:
-        folder = out if len(pages) == 1 else out / page.lang
+        folder = out if len(pages) == 1 else out / page.view.lang
         folder.mkdir(exist_ok=True)
         first_json = _write_results(folder / "results.json", results, first_json)
-        write_page(folder, page, compiled)
+        write_page(folder, page)
     if len(pages) > 1:
-        write_language_index(out, pages)
+        write_language_index(out, [p.view for p in pages])
 
 
-def write_page(out: Path, page: PageView, compiled: Path | None = None) -> Path:
-    """Write one language's page, its stylesheet, figures and media into ``out``."""
-    assets, figures = out / "assets", out / "figures"
-    assets.mkdir(exist_ok=True)
-    figures.mkdir(exist_ok=True)
-    css = (templates_dir() / "style.css").read_text("utf-8") + "\n" + listing_css()
-    (assets / "style.css").write_text(css, "utf-8")
-    for figure in page.figures.all():
-        (figures / figure.name).write_text(figure.svg, "utf-8")
-    for sweep in page.sweeps:
-        for run in sweep.animated:
-            _place_media(out, run.id, run.media.files)
-    html = make_environment(translations(page.lang), compiled).get_template("index.html").render(page=page)
+def write_page(out: Path, page: SitePage) -> Path:
+    """Write one language's page and every file it refers to into ``out``."""
+    for relative, content in page_files(page).items():
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            _link(content, target)  # cache and site share the bytes; both are only ever replaced
+        elif isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, "utf-8")
     path = out / "index.html"
-    path.write_text(html, "utf-8")
+    path.write_text(page.html, "utf-8")
     (out / ".nojekyll").write_text("")
     return path
-
-
-def _place_media(out: Path, run_id: str, files: dict[str, str]) -> None:
-    """Link a run's cached media into the site (cache and site share the bytes; both are only ever replaced)."""
-    (out / "media").mkdir(exist_ok=True)
-    for fmt in MEDIA_FORMATS:
-        if fmt in files:
-            _link(Path(files[fmt]), out / site_path(run_id, fmt))
 
 
 def _write_results(path: Path, document: dict[str, Any], same_as: Path | None) -> Path:
@@ -135,7 +166,7 @@ class LanguageLink:
 def write_language_index(out: Path, pages: Sequence[PageView]) -> Path:
     """Write ``out/index.html``: a plain page linking to each language's folder (no script, no redirect)."""
     links = [LanguageLink(p.lang, LANGUAGES[p.lang], p.config.title) for p in pages]
-    html = make_environment().get_template("languages.html").render(sites=links)
+    html = make_environment().get_template("languages.html").render(sites=links, csp=SITE_CSP)
     path = out / "index.html"
     path.write_text(html, "utf-8")
     (out / ".nojekyll").write_text("")

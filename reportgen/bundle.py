@@ -1,0 +1,125 @@
+"""Pack one page into a single HTML file: stylesheet, figures, posters, filmstrips, videos and font inside.
+
+For places that take one file and nothing else: a course platform that accepts
+an upload and strips scripts, an e-mail attachment read offline. Every file the
+page refers to becomes a data: URI in place; the stylesheet is inlined, and the
+file's Content-Security-Policy allows that stylesheet (by its hash) and data:
+URIs of exactly the kinds it embeds, so the page can make no request at all.
+GIFs are left out: the MP4 and the poster already show the same animation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .exceptions import BuildAbort
+from .site import SitePage, page_files, render_page
+
+#: A single file above this many megabytes is refused unless --max-size allows it.
+DEFAULT_MAX_MB = 25.0
+MB = 1024 * 1024
+#: How the bundled page refers to the build's other files: relative src, poster and href values.
+_URL = re.compile(r'\b(src|poster|href)="(?![a-z][a-z0-9+.-]*:|#)([^"]*)"')
+MIME = {".mp4": "video/mp4", ".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif",
+        ".woff2": "font/woff2", ".json": "application/json", ".css": "text/css"}
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One embedded file and the bytes it adds to the single file."""
+
+    url: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """One page as a single HTML file."""
+
+    lang: str
+    html: bytes
+    pieces: tuple[Piece, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.html)
+
+    def largest(self, count: int = 3) -> list[Piece]:
+        """Return the pieces that weigh most, heaviest first."""
+        return sorted(self.pieces, key=lambda p: (-p.size, p.url))[:count]
+
+
+def bundle_page(page: SitePage, results: bytes, siblings: Mapping[str, str]) -> Bundle:
+    """Return ``page`` as one HTML file; ``siblings``: the file name of each other language's single file."""
+    files = page_files(page)
+    files["results.json"] = results
+    pieces: dict[str, Piece] = {}
+
+    def embed(url: str) -> str:
+        uri = data_uri(url, files[url])
+        pieces[url] = Piece(url, len(uri) + (pieces[url].size if url in pieces else 0))
+        return uri
+
+    font = page.font
+    css = page.css(embed(font.url) if font is not None else None)
+    csp = single_file_csp(css, font=font is not None, media=any(u.endswith(".mp4") for u in files))
+    # Rendered again rather than rewritten: the template drops links to files that are not embedded (GIFs).
+    html = render_page(page.view, embedded=True, csp=csp, inline_css=css)
+    links = {f"../{lang}/index.html": name for lang, name in siblings.items()}
+    links["./"] = "#"
+
+    def rewrite(match: re.Match) -> str:
+        attr, url = match.group(1), match.group(2)
+        if url in links:
+            return f'{attr}="{links[url]}"'
+        if url not in files:
+            raise BuildAbort(f"single file: the page refers to {url}, which the build did not make")
+        download = f' download="{Path(url).name}"' if attr == "href" else ""
+        return f'{attr}="{embed(url)}"{download}'
+
+    html = _URL.sub(rewrite, html)
+    return Bundle(page.view.lang, html.encode("utf-8"), tuple(pieces.values()))
+
+
+def data_uri(url: str, content: str | bytes | Path) -> str:
+    """Return a file's content as a base64 data: URI, typed by its extension."""
+    suffix = Path(url).suffix
+    mime = MIME.get(suffix) or mimetypes.guess_type(url)[0] or "application/octet-stream"
+    data = content.read_bytes() if isinstance(content, Path) else content
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def single_file_csp(css: str, font: bool, media: bool) -> str:
+    """Return the policy of a single file: its own stylesheet by hash, data: images, and nothing else it lacks."""
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
+    parts = ["default-src 'none'", f"style-src 'sha256-{digest}'", "img-src data:"]
+    if media:
+        parts.append("media-src data:")
+    if font:
+        parts.append("font-src data:")
+    parts += ["script-src 'none'", "object-src 'none'", "base-uri 'none'", "form-action 'none'"]
+    return "; ".join(parts)
+
+
+def check_size(bundle: Bundle, name: str, max_mb: float) -> None:
+    """Refuse a single file above ``max_mb`` megabytes, naming its heaviest pieces and how to shrink them."""
+    if bundle.size <= max_mb * MB:
+        return
+    heaviest = ", ".join(f"{p.url} ({megabytes(p.size)})" for p in bundle.largest())
+    raise BuildAbort(
+        f"--single-file {name}: {megabytes(bundle.size)}, above --max-size {max_mb:g} MB; heaviest: {heaviest}; "
+        "animate fewer runs (a sweep's animate), lower [render] dpi, raise frame_every, "
+        "leave mp4 out of [render] formats, or raise --max-size"
+    )
+
+
+def megabytes(size: int) -> str:
+    """Return a size in megabytes, as the command line prints it."""
+    return f"{size / MB:.1f} MB" if size >= MB / 10 else f"{size / 1024:.0f} KB"
