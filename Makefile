@@ -45,7 +45,7 @@ golden: install-test
 	REPORTGEN_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
 
 # The browser tests drive Debian's chromium (Playwright's own browser download is not used).
-# A system CJK font lets its screenshots of the zh-CN page show Chinese (the figures carry their own font).
+# No system CJK font is needed: Chinese pages carry their own (a test hides the system's from chromium).
 # The animation tests read every MP4 back with ffprobe, from Debian's ffmpeg (reportgen itself needs none:
 # imageio-ffmpeg ships its encoder).
 browser:
@@ -58,11 +58,6 @@ browser:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: install Debian's chromium (/usr/bin/chromium) to run the browser tests"; fi; \
-	fi
-	@if command -v fc-list >/dev/null && [ -z "$$(fc-list :lang=zh-cn)" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
-	  else echo "note: install a CJK font (Debian: fonts-noto-cjk) to see Chinese in the browser screenshots"; fi; \
 	fi
 
 # Messages come from the templates, the Python code and the built-in config (babel.cfg). After

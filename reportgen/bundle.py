@@ -50,9 +50,23 @@ class Bundle:
     def size(self) -> int:
         return len(self.html)
 
-    def largest(self, count: int = 3) -> list[Piece]:
-        """Return the pieces that weigh most, heaviest first."""
-        return sorted(self.pieces, key=lambda p: (-p.size, p.url))[:count]
+    def heaviest(self, count: int = 3) -> list[tuple[str, int, list[Piece]]]:
+        """Return the kinds of piece that weigh most, heaviest first: (kind, bytes, its pieces, heaviest first)."""
+        kinds: dict[str, list[Piece]] = {}
+        for piece in self.pieces:
+            kinds.setdefault(kind(piece.url), []).append(piece)
+        ranked = [(name, sum(p.size for p in group), sorted(group, key=lambda p: (-p.size, p.url)))
+                  for name, group in kinds.items()]
+        return sorted(ranked, key=lambda k: (-k[1], k[0]))[:count]
+
+
+def kind(url: str) -> str:
+    """Return what an embedded file is, as the size refusal names it."""
+    for suffix, name in ((".mp4", "videos"), (".filmstrip.png", "filmstrips"), (".poster.png", "posters"),
+                         (".svg", "figures"), (".woff2", "font")):
+        if url.endswith(suffix):
+            return name
+    return url
 
 
 def bundle_page(page: SitePage, results: bytes, siblings: Mapping[str, str]) -> Bundle:
@@ -112,7 +126,8 @@ def check_size(bundle: Bundle, name: str, max_mb: float) -> None:
     """Refuse a single file above ``max_mb`` megabytes, naming its heaviest pieces and how to shrink them."""
     if bundle.size <= max_mb * MB:
         return
-    heaviest = ", ".join(f"{p.url} ({megabytes(p.size)})" for p in bundle.largest())
+    heaviest = ", ".join(f"{name} {megabytes(size)}" + (f" ({len(group)}, largest {group[0].url})" if len(group) > 1 else "")
+                         for name, size, group in bundle.heaviest())
     raise BuildAbort(
         f"--single-file {name}: {megabytes(bundle.size)}, above --max-size {max_mb:g} MB; heaviest: {heaviest}; "
         "animate fewer runs (a sweep's animate), lower [render] dpi, raise frame_every, "

@@ -12,6 +12,7 @@ same content hash, and knows nothing of the frame's layout: it only tiles frames
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -49,6 +50,15 @@ def compose(frames: Sequence[np.ndarray], columns: int = COLUMNS, gap: int = GAP
         r, c = divmod(i, columns)
         sheet[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = frame[..., :3]
     return sheet
+
+
+def write_filmstrip(path: Path, sheet: np.ndarray) -> None:
+    """Write a strip as a 256-colour PNG: plots have few colours, and it is a third of the RGB file's size."""
+    from PIL import Image
+
+    image = Image.fromarray(sheet, "RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE,
+                                                   dither=Image.Dither.NONE)
+    image.save(path, format="PNG", compress_level=9)
 
 
 def draw_filmstrip(renderer: Any, iterations_run: int) -> tuple[np.ndarray, Filmstrip]:

@@ -37,9 +37,13 @@ def register_cjk_font() -> str:
     return name
 
 
+#: The first code point of the CJK blocks (radicals, punctuation, kana, Han, full-width forms, ...).
+CJK_START = 0x2E80
+
+
 def needs_cjk(texts: list[str] | tuple[str, ...]) -> bool:
     """True when any text holds a character outside Latin, Greek and the common symbols DejaVu draws."""
-    return any(ord(ch) >= 0x2E80 for text in texts for ch in text)
+    return any(ord(ch) >= CJK_START for text in texts for ch in text)
 
 
 def families(cjk: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,21 +63,14 @@ def find_printer() -> Printer:
 
 def print_pdf(printer: Printer, page: Path, target: Path) -> int:
     """Print ``page`` (an HTML file) to ``target`` as A4 through Chromium; return the PDF's page count."""
-    from playwright.sync_api import Error, sync_playwright
+    from playwright.sync_api import Error
 
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=printer.executable, args=ARGS)
-            try:
-                view = browser.new_page()
-                view.goto(page.resolve().as_uri(), wait_until="load")
-                view.emulate_media(media="print")
-                view.evaluate(READY)
-                view.pdf(path=str(tmp), format="A4", print_background=True, prefer_css_page_size=True,
-                         display_header_footer=True, header_template="<span></span>", footer_template=FOOTER)
-            finally:
-                browser.close()
+        # Playwright's sync API refuses a thread that runs an event loop (Jupyter, or Playwright itself):
+        # a thread of its own has none.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            thread.submit(_print, printer, page, tmp).result()
         pages = page_count(tmp.read_bytes())
         os.replace(tmp, target)
     except Error as exc:
@@ -84,6 +78,22 @@ def print_pdf(printer: Printer, page: Path, target: Path) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return pages
+
+
+def _print(printer: Printer, page: Path, pdf: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=printer.executable, args=ARGS)
+        try:
+            view = browser.new_page()
+            view.goto(page.resolve().as_uri(), wait_until="load")
+            view.emulate_media(media="print")
+            view.evaluate(READY)
+            view.pdf(path=str(pdf), format="A4", print_background=True, prefer_css_page_size=True,
+                     display_header_footer=True, header_template="<span></span>", footer_template=FOOTER)
+        finally:
+            browser.close()
 
 
 def page_count(pdf: bytes) -> int:

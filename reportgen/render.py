@@ -21,7 +21,7 @@ from .animation import FrameJob, frame_job, frame_labels
 from .cache import Cache, content_key
 from .config import Config
 from .executors import make_executor
-from .filmstrip import Filmstrip, draw_filmstrip
+from .filmstrip import Filmstrip, draw_filmstrip, write_filmstrip
 from .formatting import run_label
 from .i18n import translations
 from .progress import Progress
@@ -111,7 +111,7 @@ def render_task(task: RenderTask) -> RunMedia:
         strip = None
         if formats:  # a picture (one iteration) needs no filmstrip: print shows its poster
             sheet, strip = draw_filmstrip(renderer, len(task.job.loss))
-            write_poster(workdir / FILENAMES["filmstrip"], sheet)
+            write_filmstrip(workdir / FILENAMES["filmstrip"], sheet)
         meta = {"frames": len(plan.iterations), "fps": plan.fps, "run_id": task.job.run_id,
                 "width": int(last.shape[1]), "height": int(last.shape[0]),
                 "filmstrip": strip and {"iterations": list(strip.iterations), "width": strip.width,

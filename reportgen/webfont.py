@@ -1,11 +1,13 @@
 """Subset the CJK font to the characters a page uses, as a WOFF2 web font: a cached stage.
 
 A page with Chinese text would otherwise depend on the reader's fonts: without a
-CJK system font it shows empty boxes. The page's stylesheet names this font after
-the platforms' own CJK fonts, so a browser that has one never downloads it, and
-one that has none draws every character from it. It is cut from the Noto Sans SC
-that the figures already use (:mod:`reportgen.fonts`), keeping only the glyphs of
-the characters in the page, and cached under the hash of those characters.
+CJK system font it shows empty boxes. The stylesheet names this font first, for
+the CJK code points only (``unicode-range``), so every reader sees the page's
+Chinese in the face the figures use, and Latin text keeps the platform's font.
+(Named after the platforms' own CJK fonts instead, it was never tried for some
+headings: Chromium without a CJK font kept them as empty boxes.) It is cut from
+the Noto Sans SC of :mod:`reportgen.fonts`, keeping only the glyphs of the page's
+CJK characters, and cached under the hash of those characters.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 from dataclasses import dataclass
 
 from .cache import Cache, content_key
-from .fonts import cjk_codepoints, cjk_font_path, needs_cjk
+from .fonts import CJK_START, cjk_codepoints, cjk_font_path, needs_cjk
 
 log = logging.getLogger("reportgen")
 
@@ -43,7 +45,7 @@ class WebFont:
     def css(self, src: str) -> str:
         """Return the @font-face rule that loads it from ``src`` (a URL relative to the stylesheet, or data:)."""
         return (f'@font-face {{ font-family: "{FAMILY}"; src: url("{src}") format("woff2"); '
-                "font-display: swap; }\n")
+                f"unicode-range: U+{CJK_START:X}-FFFF; font-display: swap; }}\n")
 
 
 def page_font(html: str, cache: Cache) -> WebFont | None:
@@ -52,8 +54,8 @@ def page_font(html: str, cache: Cache) -> WebFont | None:
         return None
     source = cjk_font_path()
     cmap = cjk_codepoints()
-    text = "".join(sorted({ch for ch in html if ord(ch) in cmap and not ch.isspace()}))
-    if not needs_cjk([text]):  # only characters the font cannot draw either (emoji, say)
+    text = "".join(sorted({ch for ch in html if CJK_START <= ord(ch) <= 0xFFFF and ord(ch) in cmap}))
+    if not text:  # only characters the font cannot draw either (emoji, say)
         return None
     key = content_key("webfont", [source.name, source.stat().st_size, text])
     data = cache.load_object("fonts", key)

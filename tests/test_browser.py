@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import threading
 from pathlib import Path
 
@@ -109,13 +110,19 @@ def check_page(page, site: Path) -> None:
         cell = page.locator(f'tr[id="run-{run["id"]}"] .stop-iteration').inner_text()
         expected = "—" if run["stop_iteration"] is None else str(run["stop_iteration"])
         assert cell == expected, run["id"]
-    # Every image decodes (lazy ones are made eager first).
+    check_media(page, runs)
+    # The 2-D sweep reads as a heatmap.
+    assert page.locator('figure.heatmap img[src="figures/heatmap-slope-lr.svg"]').count() == 1
+
+
+def check_media(page, runs: list[dict]) -> None:
+    """Check that every image decodes and every video reaches its metadata, with a duration > 0."""
+    # Lazy images (the filmstrips too, hidden on screen) are made eager first.
     widths = page.evaluate(
         """async () => Promise.all([...document.images].map(async img => {
                img.loading = 'eager'; await img.decode(); return [img.getAttribute('src'), img.naturalWidth]; }))"""
     )
     assert widths and all(w > 0 for _, w in widths), widths
-    # Every video reaches its metadata, with a duration > 0.
     durations = page.evaluate(
         """async () => Promise.all([...document.querySelectorAll('video')].map(v => new Promise((ok, bad) => {
                if (v.readyState >= 1) return ok(v.duration);
@@ -125,8 +132,6 @@ def check_page(page, site: Path) -> None:
     )
     animated = [r for r in runs if r["media"]["mp4"]]
     assert len(durations) == len(animated) and all(d > 0 for d in durations), durations
-    # The 2-D sweep reads as a heatmap.
-    assert page.locator('figure.heatmap img[src="figures/heatmap-slope-lr.svg"]').count() == 1
 
 
 def test_from_disk(browser, site):
@@ -248,3 +253,133 @@ def test_root_page_links_to_each_language(browser, both):
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     assert problems == []
     context.close()
+
+
+# --------------------------------------------------------------------------- the report anywhere
+
+
+@pytest.fixture(scope="module")
+def portable(site, both):
+    """The default report in both languages as single files and PDFs (training and media from the cache)."""
+    root = site.parent
+    report = build(BuildOptions(out=root / "portable", jobs=2, lang="all", single_file=root / "report.html",
+                                pdf=root / "report.pdf"))
+    assert not report.trained and report.rendered == 0
+    return report
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_single_file_opens_with_no_script_and_no_request(browser, portable, lang):
+    path = portable.out.parent / f"report.{lang}.html"
+    assert (path, path.stat().st_size) in portable.single_files
+    url = path.as_uri()
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    # Every request but the document's own is refused, so anything the file does not carry would fail.
+    context.route("**/*", lambda route: route.continue_() if route.request.url == url else route.abort())
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if not r.url.startswith("data:") else None)
+    page.goto(url, wait_until="load")
+    runs = json.loads((portable.out / lang / "results.json").read_text())["runs"]
+    for run in runs:
+        cell = page.locator(f'tr[id="run-{run["id"]}"] .stop-iteration').inner_text()
+        assert cell == ("—" if run["stop_iteration"] is None else str(run["stop_iteration"])), run["id"]
+    check_media(page, runs)
+    assert requests == [url]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"single-{lang}.png"), full_page=True)
+    context.close()
+
+
+def filmstrip_sizes(html: str) -> list[tuple[int, int]]:
+    """Return the pixel size of every filmstrip a page shows in print."""
+    return sorted((int(w), int(h)) for w, h in re.findall(
+        r'<figure class="filmstrip">\s*<img [^>]*width="(\d+)" height="(\d+)"', html))
+
+
+def test_the_pdf_has_the_stop_iterations_and_a_filmstrip_for_every_video(portable):
+    pypdf = pytest.importorskip("pypdf")
+    assert [p.name for p, _ in portable.pdfs] == ["report.en.pdf", "report.zh-CN.pdf"]
+    for path, pages in portable.pdfs:
+        lang = path.suffixes[0].lstrip(".")
+        reader = pypdf.PdfReader(path)
+        assert len(reader.pages) == pages > 1
+        text = "\n".join(page.extract_text() for page in reader.pages)
+        assert re.search(r"\b78\b", text) and re.search(r"\b316\b", text)
+        html = (portable.out / lang / "index.html").read_text("utf-8")
+        expected = filmstrip_sizes(html)
+        assert len(expected) == html.count("<video")  # each video has its filmstrip
+        images = [(int(xobject["/Width"]), int(xobject["/Height"]))
+                  for page in reader.pages
+                  for xobject in (x.get_object() for x in (page["/Resources"].get("/XObject") or {}).values())
+                  if xobject.get("/Subtype") == "/Image"]
+        # No empty video box: every filmstrip is printed as its image, and no video is laid out.
+        assert sorted(i for i in images if i in set(expected)) == expected
+
+
+def test_print_layout_hides_videos_and_navigation_and_shows_filmstrips(browser, site):
+    context, page, problems, _ = open_page(browser, (site / "index.html").as_uri(), ("file://", "data:"))
+    page.emulate_media(media="print")
+    shown = page.evaluate("""() => {
+        const visible = e => e.checkVisibility();
+        return {videos: [...document.querySelectorAll('video')].filter(visible).length,
+                nav: [...document.querySelectorAll('header.site, nav')].filter(visible).length,
+                strips: [...document.querySelectorAll('figure.filmstrip')].filter(visible).length,
+                runs: document.querySelectorAll('article.run').length};
+    }""")
+    assert shown["videos"] == 0 and shown["nav"] == 0 and shown["strips"] == shown["runs"] > 0
+    page.emulate_media(media="screen")
+    assert page.evaluate("[...document.querySelectorAll('figure.filmstrip')].every(f => !f.checkVisibility())")
+    assert problems == []
+    context.close()
+
+
+NO_CJK_FONTS = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>{cache}</cachedir></fontconfig>
+"""
+
+
+def test_chinese_page_needs_no_system_font(browser, portable, tmp_path):
+    """Chromium with DejaVu as its only system font draws every Chinese character from the page's subset."""
+    from fontTools.ttLib import TTFont
+
+    from reportgen.fonts import needs_cjk
+
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(NO_CJK_FONTS.format(cache=tmp_path / "fc-cache"))
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
+    if shutil.which("fc-list"):  # the test means something only if that config really has no CJK font
+        listed = subprocess.run(["fc-list", ":lang=zh-cn"], env=env, capture_output=True, text=True).stdout
+        assert listed.strip() == ""
+    site = portable.out / "zh-CN"
+    fonts = list((site / "fonts").glob("*.woff2"))
+    assert len(fonts) == 1 and fonts[0].stat().st_size <= 400 * 1024
+    subset = set(TTFont(fonts[0]).getBestCmap())
+    # A second chromium, started by the same Playwright, with that font config.
+    bare = browser.browser_type.launch(executable_path=CHROMIUM, args=ARGS, env=env)
+    try:
+        for url in ((site / "index.html").as_uri(), (portable.out.parent / "report.zh-CN.html").as_uri()):
+            page = bare.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url, wait_until="load")
+            page.evaluate("document.fonts.ready")
+            text = page.evaluate(ALL_TEXT)
+            han = {ch for ch in text if needs_cjk([ch])}
+            assert len(han) > 100 and not {ch for ch in han if ord(ch) not in subset}
+            # Chromium draws the page's Chinese with the web font (it has no other that could).
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("DOM.enable")
+            cdp.send("CSS.enable")
+            root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+            heading = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "h1"})["nodeId"]
+            used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": heading})["fonts"]
+            assert any(f["isCustomFont"] and f["glyphCount"] > 0 for f in used), used
+            page.screenshot(path=str(SHOTS / f"zh-CN-no-system-font-{url.rsplit('/', 1)[-1]}.png"))
+            page.close()
+    finally:
+        bare.close()
+
+
+ALL_TEXT = """() => document.body.innerText + ' ' + document.title + ' ' +
+    [...document.querySelectorAll('[alt], [aria-label]')]
+        .map(e => (e.getAttribute('alt') || '') + ' ' + (e.getAttribute('aria-label') || '')).join(' ')"""
