@@ -10,7 +10,7 @@ from typing import Sequence
 from . import languages, output
 from .animation import settle_of
 from .bundle import DEFAULT_MAX_MB, Bundle, bundle_page, check_size
-from .cache import Cache, atomic_write_bytes, content_key
+from .cache import Cache, content_key
 from .config import Config, load_config
 from .evidence import GraphEvidence
 from .exceptions import ConfigError
@@ -110,7 +110,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
                 page = stage / "index.html" if len(langs) == 1 else stage / lang / "index.html"
                 printed.append((path, print_pdf(printer, page, path)))
     for path, bundle in bundles:
-        atomic_write_bytes(path, bundle.html)
+        output.write_file(path, bundle.html)
     out = options.out.resolve()
     return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=rendered,
                        languages=langs, single_files=tuple((p, b.size) for p, b in bundles), pdfs=tuple(printed))

@@ -57,6 +57,21 @@ def check_output_file(flag: str, path: Path, out: Path, protected: list[Path]) -
         raise ConfigError(f"{flag} {path}: folder {resolved.parent} does not exist")
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Write a file for the user (--single-file): through a temporary name and a rename, readable as umask allows."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            fp.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a page to upload or mail must be readable
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

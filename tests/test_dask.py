@@ -72,8 +72,8 @@ def test_dask_renders_the_same_media_as_local_processes(rendered):
     for key, mine in local.items():
         theirs = remote[key]
         assert (theirs.frames, theirs.fps, theirs.cached) == (mine.frames, mine.fps, False)
-        # A run of one iteration is a picture; the others are animated.
-        expected = {"poster"} if mine.frames == 1 else {"gif", "mp4", "poster"}
+        # A run of one iteration is a picture; the others are animated, with a filmstrip for print.
+        expected = {"poster"} if mine.frames == 1 else {"gif", "mp4", "poster", "filmstrip"}
         assert mine.files.keys() == theirs.files.keys() == expected
         for fmt, path in mine.files.items():
             assert Path(path).is_relative_to(root / "local")

@@ -71,6 +71,7 @@ def test_single_file_prints_its_size(tiny, tmp_path, capsys):
                  "--single-file", str(target)]) == 0
     out = capsys.readouterr().out
     assert re.fullmatch(rf"Single file: {re.escape(str(target))} \(\d+(\.\d)? (KB|MB)\)\n", out)
+    assert target.stat().st_mode & 0o044 == 0o044  # readable by others, to upload or mail
 
 
 def test_above_max_size_refuses_in_one_line_and_writes_nothing(tiny, tmp_path, capsys):
@@ -149,3 +150,13 @@ def test_the_stylesheet_asks_for_the_font_by_the_name_its_rule_gives(tiny):
 
     css = (templates_dir() / "style.css").read_text("utf-8")
     assert css.count(f'"{FAMILY}", ') == 3  # body, Chinese pages, code: first in each list
+
+
+def test_pdf_without_a_chromium_says_so_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("REPORTGEN_CHROMIUM", str(tmp_path / "no-such-browser"))
+    (tmp_path / "c.toml").write_text('[[sweep]]\nname = "s"\nvary = { slope = [1.0] }\n')
+    code = main(["build", "--config", str(tmp_path / "c.toml"), "--out", str(tmp_path / "site"),
+                 "--pdf", str(tmp_path / "r.pdf")])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"reportgen: error: REPORTGEN_CHROMIUM={tmp_path / 'no-such-browser'}: not an executable file\n"
+    assert not (tmp_path / "site").exists() and not (tmp_path / ".reportgen-cache").exists()
