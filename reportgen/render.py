@@ -65,7 +65,7 @@ class RunMedia:
 
 
 def site_path(run_id: str, fmt: str) -> str:
-    """Return the site-relative path of a run's file: media/<id>.gif, .mp4, .poster.png."""
+    """Return the site-relative path of a run's file: media/<id>.gif, .mp4, .poster.png, .filmstrip.png."""
     return f"media/{run_id}.{fmt}.png" if fmt in ("poster", "filmstrip") else f"media/{run_id}.{fmt}"
 
 

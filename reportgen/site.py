@@ -48,6 +48,7 @@ class SitePage:
             css += self.font.css(font_src or f"../{self.font.url}")
         return css
 
+
 def templates_dir() -> Path:
     """Return the templates folder: inside the installed package, or the source checkout's."""
     here = Path(__file__).resolve().parent
