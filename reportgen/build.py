@@ -22,6 +22,7 @@ from .progress import Progress
 from .render import render_media
 from .printing import Printer, find_printer, print_pdf
 from .results import RunResult, json_text, results_document
+from .runstore import load_runs, store_runs
 from .site import SitePage, render_page, write_site
 from .views import page_view
 from .webfont import page_font
@@ -85,7 +86,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     stops = {r.id: explain_stop(r, settle_of(r, config.render)) for r in results}
     theory = theory_of(results, config.defaults.to_dict())
     command = rebuild_command(options)
-    compiled = cache.root / "templates" if cache.enabled else None
+    compiled = cache.enabled  # keep compiled templates (in Jinja2's own per-user folder)
     # The language switch of a multi-language build names every language: their fonts must draw it.
     names = " ".join(languages.LANGUAGES[lang] for lang in langs) if len(langs) > 1 else ""
     pages = []
@@ -164,10 +165,10 @@ def train_runs(
 ) -> tuple[list[RunResult], bool]:
     """Train and analyse every run, or load them from the cache (then torch is never imported)."""
     key = content_key("train", [s.params.to_dict() for s in specs])
-    stored = cache.load_object("train", key)
-    if stored is not None and len(stored) == len(specs):
+    stored = load_runs(cache, key, specs)
+    if stored is not None:
         log.info("training: %d runs from the cache", len(specs))
-        return [RunResult(spec=s, data=d, trajectory=t, analysis=a) for s, (d, t, a) in zip(specs, stored)], False
+        return stored, False
 
     from .analysis import analyse
     from .train import draw_data, resolve_device, train_grid  # imports torch: only when something must train
@@ -179,8 +180,9 @@ def train_runs(
         trajectories = train_grid(specs, data, device=device, progress=advance)
     with progress.stage("analysing runs"):
         analyses = [analyse(d, s.params) for s, d in zip(specs, data)]
-    cache.store_object("train", key, list(zip(data, trajectories, analyses)))
-    return [RunResult(spec=s, data=d, trajectory=t, analysis=a) for s, d, t, a in zip(specs, data, trajectories, analyses)], True
+    results = [RunResult(spec=s, data=d, trajectory=t, analysis=a) for s, d, t, a in zip(specs, data, trajectories, analyses)]
+    store_runs(cache, key, results)
+    return results, True
 
 
 def graph_evidence(results: Sequence[RunResult], cache: Cache) -> GraphEvidence | None:
@@ -190,7 +192,7 @@ def graph_evidence(results: Sequence[RunResult], cache: Cache) -> GraphEvidence 
     first = results[0]
     key = content_key("graphs", {"x": first.data.x.tolist(), "y": first.data.y.tolist(),
                                  "w0": first.data.w0, "lr": first.spec.params.lr})
-    evidence = cache.load_object("graphs", key)
+    evidence = cache.load_object("graphs", key, GraphEvidence)
     if evidence is None:
         from .evidence import capture_graph_evidence  # imports torch
 

@@ -58,19 +58,15 @@ def templates_dir() -> Path:
     raise FileNotFoundError(f"reportgen templates not found next to {here}")
 
 
-def make_environment(tr: Translations | None = None, compiled: Path | None = None) -> jinja2.Environment:
+def make_environment(tr: Translations | None = None, compiled: bool = False) -> jinja2.Environment:
     """Build the one Jinja2 environment of the project, with its filters and the translations ``tr``.
 
-    ``compiled``: a folder to keep the compiled templates in, so a rebuild does not compile them again.
+    ``compiled``: keep the compiled templates between builds, so a rebuild does not compile them again.
     """
     tr = tr or translations(DEFAULT)
-    cache = None
-    if compiled is not None:
-        compiled.mkdir(parents=True, exist_ok=True)
-        cache = jinja2.FileSystemBytecodeCache(str(compiled))
     env = jinja2.Environment(
         extensions=["jinja2.ext.i18n"],
-        bytecode_cache=cache,
+        bytecode_cache=bytecode_cache() if compiled else None,
         loader=jinja2.FileSystemLoader(templates_dir()),
         autoescape=jinja2.select_autoescape(["html", "xml"], default=True),
         undefined=jinja2.StrictUndefined,
@@ -89,11 +85,25 @@ def make_environment(tr: Translations | None = None, compiled: Path | None = Non
     return env
 
 
-def render_page(page: PageView, compiled: Path | None = None, embedded: bool = False, csp: str = SITE_CSP,
+def render_page(page: PageView, compiled: bool = False, embedded: bool = False, csp: str = SITE_CSP,
                 inline_css: str | None = None) -> str:
-    """Return a page's HTML. ``embedded``: for a single file (its stylesheet ``inline_css``, no links to files)."""
+    """Return a page's HTML. ``embedded``: for a single file (its stylesheet ``inline_css``, no links to files).
+
+    ``compiled``: keep the compiled templates between builds.
+    """
     env = make_environment(translations(page.lang), compiled)
     return env.get_template("index.html").render(page=page, embedded=embedded, csp=csp, inline_css=inline_css)
+
+
+def bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Return Jinja2's store of compiled templates in its private per-user folder, or None when there is none.
+
+    Compiled templates are code (marshal), so they never go in the build cache, which others may share.
+    """
+    try:
+        return jinja2.FileSystemBytecodeCache()  # checks that the folder is the user's own, mode 0700
+    except (OSError, RuntimeError):
+        return None
 
 
 def page_files(page: SitePage) -> dict[str, str | bytes | Path]:

@@ -58,10 +58,10 @@ def page_font(html: str, cache: Cache) -> WebFont | None:
     if not text:  # only characters the font cannot draw either (emoji, say)
         return None
     key = content_key("webfont", [source.name, source.stat().st_size, text])
-    data = cache.load_object("fonts", key)
-    if not isinstance(data, bytes):
+    data = cache.load_bytes("fonts", key, ".woff2")
+    if data is None:
         data = subset_woff2(str(source), text)
-        cache.store_object("fonts", key, data)
+        cache.store_bytes("fonts", key, ".woff2", data)
     if len(data) > BUDGET:
         log.warning("the page's font subset is %d KB (%d characters), above %d KB; the first view loads it",
                     len(data) // 1024, len(text), BUDGET // 1024)

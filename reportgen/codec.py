@@ -1,0 +1,108 @@
+"""Frozen dataclasses to JSON and back, strictly: with .npz arrays, the cache's only formats.
+
+Decoding checks every value against the dataclass's type hints and raises
+:class:`SchemaError` at the first mismatch, so a damaged or hostile cache entry
+is rebuilt, never trusted; nothing read back can run code (no pickle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import types
+import typing
+from typing import Any, Mapping
+
+import numpy as np
+
+
+class SchemaError(ValueError):
+    """Stored data does not have the shape its type declares."""
+
+
+def encode(value: Any) -> Any:
+    """Return ``value`` (dataclasses, tuples, enums, scalars) as JSON-able data; arrays are refused."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def scalars(value: Any) -> dict[str, Any]:
+    """Return a dataclass's fields but its arrays as JSON-able data (the arrays go in an .npz)."""
+    return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)
+            if _hints(type(value))[f.name] is not np.ndarray}
+
+
+def decode(cls: type, data: Any, arrays: Mapping[str, np.ndarray] | None = None) -> Any:
+    """Return an instance of dataclass ``cls`` from ``data``; its array fields come from ``arrays``."""
+    if not isinstance(data, dict):
+        raise SchemaError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+    hints = _hints(cls)
+    arrays = arrays or {}
+    array_fields = {name for name, hint in hints.items() if hint is np.ndarray}
+    expected = set(hints) - array_fields
+    if set(data) != expected:
+        odd = sorted(set(data) ^ expected)
+        raise SchemaError(f"{cls.__name__}: unexpected or missing field {odd[0]!r}")
+    values = {name: _value(hints[name], data[name], f"{cls.__name__}.{name}") for name in expected}
+    for name in array_fields:
+        if not isinstance(arrays.get(name), np.ndarray):
+            raise SchemaError(f"{cls.__name__}.{name}: no array")
+        values[name] = arrays[name]
+    return cls(**values)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return {f.name: typing.get_type_hints(cls)[f.name] for f in dataclasses.fields(cls) if f.init}
+
+
+def _value(hint: Any, data: Any, where: str) -> Any:
+    """Return ``data`` as type ``hint``, or raise SchemaError."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for arm in args:
+            try:
+                return _value(arm, data, where)
+            except SchemaError:
+                continue
+        raise SchemaError(f"{where}: {data!r} is none of {hint}")
+    if hint is type(None):
+        if data is not None:
+            raise SchemaError(f"{where}: expected null")
+        return None
+    if dataclasses.is_dataclass(hint):
+        return decode(hint, data)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(data)
+        except ValueError:
+            raise SchemaError(f"{where}: {data!r} is not a {hint.__name__}") from None
+    if origin is tuple:
+        if not isinstance(data, list):
+            raise SchemaError(f"{where}: expected a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_value(args[0], v, f"{where}[{i}]") for i, v in enumerate(data))
+        if len(args) != len(data):
+            raise SchemaError(f"{where}: expected {len(args)} values, got {len(data)}")
+        return tuple(_value(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, data)))
+    if origin is dict:
+        if not isinstance(data, dict):
+            raise SchemaError(f"{where}: expected an object")
+        return {k: _value(args[1], v, f"{where}.{k}") for k, v in data.items()}
+    if hint is float and isinstance(data, (int, float)) and not isinstance(data, bool):
+        return float(data)
+    if hint in (int, str, bool) and type(data) is hint:
+        return data
+    raise SchemaError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {type(data).__name__}")
