@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from . import languages, output
 from .animation import settle_of
@@ -16,7 +17,8 @@ from .evidence import GraphEvidence
 from .exceptions import ConfigError
 from .explain import explain_stop, theory_of
 from .figures import draw_figures
-from .grid import RunSpec, check_frame_budget, expand_grid
+from .estimate import Estimate, check_budgets, describe, effective_limits, estimate
+from .grid import RunSpec, expand_grid
 from .i18n import translations
 from .progress import Progress
 from .render import render_media
@@ -48,6 +50,7 @@ class BuildOptions:
     single_file: Path | None = None  # also write the page as one self-contained HTML file (one per language)
     max_size_mb: float = DEFAULT_MAX_MB  # refuse a single file above this size
     pdf: Path | None = None  # also print the page to PDF through Chromium (one per language)
+    limits: Mapping[str, int] = field(default_factory=dict)  # [limits] options set by flags
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,33 @@ class BuildReport:
     pdfs: tuple[tuple[Path, int], ...] = ()  # (path, pages)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a build will do, known from the config and the flags before any work."""
+
+    config: Config  # its [limits] as the flags leave them
+    specs: list[RunSpec]
+    languages: tuple[str, ...]
+    estimate: Estimate
+
+
+def plan_build(options: BuildOptions) -> Plan:
+    """Read the config, expand its grid and estimate what building it costs (nothing is written)."""
+    config = load_config(options.config_path)
+    config = dataclasses.replace(config, limits=effective_limits(config, options.limits))
+    langs = report_languages(options.lang, config)
+    specs = expand_grid(config)
+    return Plan(config, specs, langs, estimate(config, specs, len(langs)))
+
+
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Perform a full site build and return where it went."""
     progress = progress or Progress(quiet=True)
-    config = load_config(options.config_path)
-    langs = report_languages(options.lang, config)
-    specs = expand_grid(config)
-    check_frame_budget(config, specs)
+    plan = plan_build(options)
+    config, specs, langs = plan.config, plan.specs, plan.languages
+    for line in describe(plan.estimate, config.limits):
+        log.debug("estimate: %s", line)
+    check_budgets(config, plan.estimate, config.limits)
     output.check_output_dir(options.out, protected_paths(options))
     single_paths = file_paths("--single-file", options.single_file, langs, options)
     pdf_paths = file_paths("--pdf", options.pdf, langs, options)

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .build import DEFAULT_OUT, BuildOptions, build
+from .build import DEFAULT_OUT, BuildOptions, build, plan_build
 from .bundle import DEFAULT_MAX_MB, megabytes
-from .config import default_config_text
+from .config import Limits, default_config_text, options_of
+from .estimate import check_budgets, describe, flag
 from .exceptions import BuildInterrupted, ConfigError, ReportgenError
 from .progress import Progress
 
@@ -66,8 +67,14 @@ def make_parser() -> argparse.ArgumentParser:
                    help=f"refuse a single file above this many megabytes (default: {DEFAULT_MAX_MB:g})")
     p.add_argument("--pdf", type=Path, metavar="FILE",
                    help="also print the page to PDF through Chromium (pip install 'reportgen[pdf]')")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what the build would need (memory, results.json, frames, site) and stop")
+    limits = p.add_argument_group("budgets", "raise a [limits] option of the config for this build")
+    for f in options_of(Limits):
+        limits.add_argument(flag(f.name), dest=f"limit_{f.name}", type=_positive_int, metavar="N",
+                            help=f"{f.metadata['doc']} Default: {f.default:,}.")
     p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
-    p.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
+    p.add_argument("-v", "--verbose", action="store_true", help="print debug messages, the estimate and tracebacks")
 
     p = sub.add_parser("serve", help="preview the built site on http://127.0.0.1", description="Serve the built site locally for a preview.")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"site folder (default: {DEFAULT_OUT})")
@@ -85,9 +92,18 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    limits = {f.name: getattr(args, f"limit_{f.name}") for f in options_of(Limits)}
     options = BuildOptions(config_path=args.config, out=args.out, jobs=args.jobs, use_cache=not args.no_cache,
                            device=args.device, executor=args.executor, scheduler=args.scheduler, lang=args.lang,
-                           single_file=args.single_file, max_size_mb=args.max_size, pdf=args.pdf)
+                           single_file=args.single_file, max_size_mb=args.max_size, pdf=args.pdf,
+                           limits={k: v for k, v in limits.items() if v is not None})
+    if args.dry_run:
+        plan = plan_build(options)
+        print(f"Estimate for {plan.config.source} (nothing was built):")
+        for line in describe(plan.estimate, plan.config.limits):
+            print(f"  {line}")
+        check_budgets(plan.config, plan.estimate, plan.config.limits)
+        return 0
     report = build(options, Progress(quiet=args.quiet))
     counts: dict[str, int] = {}
     for r in report.results:

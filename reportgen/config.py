@@ -103,8 +103,32 @@ class RenderSettings:
     gif_frames: int = option(30, "Frames of a run's GIF preview, evenly spaced from the first to the last.",
                              between(2, 500))
     dpi: int = option(100, "Resolution of the frames, in pixels per inch (8 inches wide).", between(30, 300))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Budgets a build must fit, checked from the config before any work (the ``[limits]`` table; each has a flag)."""
+
+    max_memory_mb: int = option(2000, "Refuse a build whose training would need more memory than this, in MB "
+                                      "(estimated).", between(1, 10**9))
+    max_results_mb: int = option(200, "Refuse a build whose results.json would be larger than this, in MB (estimated).",
+                                 between(1, 10**9))
     max_frames: int = option(50_000, "Refuse a build whose animations would need more frames than this.",
-                             between(1, 10_000_000))
+                             between(1, 10**9))
+    max_site_mb: int = option(1000, "Refuse a build whose site would be larger than this, in MB (estimated).",
+                              between(1, 10**9))
+    history_points: int = option(10_000, "Keep at most this many loss values of a run in results.json: evenly "
+                                         "spaced, the first and last included.", between(2, 10**9))
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """How much the build cache beside the site keeps (the ``[cache]`` table)."""
+
+    keep_builds: int = option(5, "After a build, remove the cache entries that none of the last this many builds "
+                                 "used.", between(1, 10**6))
+    max_mb: int = option(1000, "Then remove the least recently used entries while the cache is larger than this, "
+                               "in MB (never the ones the build just used).", between(1, 10**9))
 
 
 @dataclass(frozen=True)
@@ -132,6 +156,8 @@ class Config:
     defaults: Params = field(default_factory=Params)
     sweeps: tuple[Sweep, ...] = ()
     render: RenderSettings = field(default_factory=RenderSettings)
+    limits: Limits = field(default_factory=Limits)
+    cache: CacheSettings = field(default_factory=CacheSettings)
     builtin: bool = False  # the built-in config (its texts are the project's own, so they are translated)
     source: str = "built-in config"  # where it was read from, for messages
     text: str = field(default="", repr=False, compare=False)
@@ -139,8 +165,8 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """Return the resolved config as plain JSON-able data."""
         out = {f.name: getattr(self, f.name) for f in options_of(Config)}
-        out["defaults"] = self.defaults.to_dict()
-        out["render"] = dataclasses.asdict(self.render) | {"formats": list(self.render.formats)}
+        for name in SECTIONS:
+            out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(getattr(self, name)).items()}
         out["sweeps"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(s).items()}
                          | {"vary": {k: list(v) for k, v in s.vary.items()}} for s in self.sweeps]
         return out
@@ -163,7 +189,9 @@ def options_of(cls: type) -> tuple[dataclasses.Field, ...]:
 
 
 #: The tables of a config file and the dataclass each is read into.
-SECTIONS: dict[str, type] = {"defaults": Params, "render": RenderSettings}
+SECTIONS: dict[str, type] = {"defaults": Params, "render": RenderSettings, "limits": Limits, "cache": CacheSettings}
+#: Options that have moved to another table, and where they are now.
+MOVED = {"render.max_frames": "[limits] max_frames"}
 TOP_KEYS = (*(f.name for f in options_of(Config)), *SECTIONS, "sweep")
 PARAM_NAMES = tuple(f.name for f in options_of(Params))
 SWEEP_KEYS = tuple(f.name for f in options_of(Sweep))
@@ -188,6 +216,13 @@ def default_config_text() -> str:
         "",
         "[render]",
         commented(RenderSettings),
+        "",
+        "# Budgets checked before any work; `reportgen build --dry-run` shows the estimate.",
+        "[limits]",
+        commented(Limits),
+        "",
+        "[cache]",
+        commented(CacheSettings),
     ]) + "\n"
 
 
@@ -222,7 +257,8 @@ def toml_value(value: Any) -> str:
 def options_table() -> str:
     """Return every option as a Markdown table, for the README (a test keeps the two the same)."""
     rows = ["| key | default | meaning |", "| --- | --- | --- |"]
-    for prefix, cls in (("", Config), ("defaults.", Params), ("sweep.", Sweep), ("render.", RenderSettings)):
+    tables = {"": Config, "defaults.": Params, "sweep.": Sweep} | {f"{name}.": cls for name, cls in SECTIONS.items()}
+    for prefix, cls in tables.items():
         for f in options_of(cls):
             default = "required" if f.metadata["required"] else f"`{toml_value(f.default)}`"
             doc = f.metadata["doc"].replace("|", r"\|")
@@ -333,6 +369,9 @@ def _read_options(cls: type, table: dict, at: str, errors: _Errors, skip: tuple[
     for key, value in table.items():
         where = f"{at}{key}"
         if key in skip:
+            continue
+        if where in MOVED:
+            errors.add(where, f"has moved: set it as {MOVED[where]}")
             continue
         if key not in fields:
             errors.unknown(where, key, tuple(fields) + skip)

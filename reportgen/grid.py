@@ -79,19 +79,3 @@ def animated_runs(sweep: Sweep, grid: list[dict[str, Any]]) -> tuple[set[int], l
             missing.append(f"{pick!r} matches no run of sweep '{sweep.name}'")
         chosen.update(hits)
     return chosen, missing
-
-
-def check_frame_budget(config: Config, runs: list[RunSpec]) -> None:
-    """Refuse a grid whose animations could need more frames than ``[render] max_frames``."""
-    render = config.render
-    animated = [r for r in runs if r.animate]
-    if not render.formats or not animated:
-        return  # training only: any size
-    per_run = [-(-r.params.max_iters // render.frame_every) + 1 for r in animated]
-    total = sum(per_run)
-    if total > render.max_frames:
-        raise ConfigError(
-            f"{config.source}: render.max_frames: animating {len(animated):,} runs needs up to {total:,} frames, "
-            f"over the budget of {render.max_frames:,}; raise [render] max_frames, raise frame_every, "
-            "animate fewer runs (a sweep's animate = \"corners\" or \"none\") or set formats = []"
-        )

@@ -19,8 +19,12 @@ from .explain import modes_of  # noqa: E402
 from .formatting import num, param, run_label  # noqa: E402
 from .frames import FLOOR_COLOR, THRESHOLD_COLOR  # noqa: E402
 from .i18n import Translations  # noqa: E402
-from .results import RunResult  # noqa: E402
+from .results import RunResult, history_indices  # noqa: E402
 from .trajectory import Status  # noqa: E402
+
+#: A loss curve longer than this is drawn from this many evenly spaced values, its ends included: the figure is
+#: some 700 pixels wide, and a million-point curve would cost matplotlib about 60 bytes a point.
+OVERLAY_POINTS = 4000
 
 
 @contextmanager
@@ -47,7 +51,9 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
     for i, r in enumerate(results):
         loss = np.where(np.isfinite(r.trajectory.loss), r.trajectory.loss, np.nan)
         label = run_label(r.spec.varied)
-        ax.plot(np.arange(len(loss)), loss, lw=1.6, color=f"C{i % 10}", label=label)
+        kept = history_indices(len(loss), OVERLAY_POINTS)
+        iterations = np.arange(len(loss)) if kept is None else kept
+        ax.plot(iterations, loss[iterations], lw=1.6, color=f"C{i % 10}", label=label)
         if r.trajectory.status == Status.DIVERGED:
             ax.plot([len(loss) - 1], [loss[-1]], "x", color=f"C{i % 10}", ms=8)
         knee = modes_of(r).knee

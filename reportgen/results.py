@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+import numpy as np
+
 from .analysis import Analysis
 from .config import Config
 from .grid import RunSpec
@@ -18,8 +20,12 @@ if TYPE_CHECKING:
     from .explain import StopExplanation, Theory
     from .render import RunMedia
 
-SCHEMA = 2  # 2: final is one state (w, b and loss of the last iteration); after_last_update added
+SCHEMA = 3  # 2: final is one state (w, b and loss of the last iteration); after_last_update added
+# 3: a long run's loss_history may be thinned (loss_history_iterations says where from)
 MEDIA_FORMATS = ("gif", "mp4", "poster")
+HISTORY_NOTE = ("loss_history holds the loss of every iteration, except in runs of more than max_points iterations: "
+                "those keep max_points evenly spaced values, the first and last included, taken at the iterations "
+                "that loss_history_iterations lists (null when a history is whole).")
 
 
 @dataclass(frozen=True)
@@ -35,9 +41,14 @@ class RunResult:
     def id(self) -> str:
         return self.spec.id
 
-    def to_json(self, media: RunMedia | None = None, stop: StopExplanation | None = None) -> dict[str, Any]:
-        """Return this run as results.json stores it, with its animation's facts when it has one."""
+    def to_json(self, media: RunMedia | None = None, stop: StopExplanation | None = None,
+                history_points: int | None = None) -> dict[str, Any]:
+        """Return this run as results.json stores it, with its animation's facts when it has one.
+
+        ``history_points``: keep at most this many values of the loss history (all when None).
+        """
         t, a = self.trajectory, self.analysis
+        kept = history_indices(len(t.loss), history_points)
         out: dict[str, Any] = {
             "id": self.spec.id,
             "sweep": self.spec.sweep,
@@ -63,7 +74,8 @@ class RunResult:
             "factors": [f64(v) for v in a.factors],
             "initial_excess": [f64(v) for v in a.initial_excess],
             "predicted_stop_iteration": a.predicted_stop_iteration,
-            "loss_history": [f32(v) for v in t.loss.tolist()],
+            "loss_history": [f32(v) for v in (t.loss if kept is None else t.loss[kept]).tolist()],
+            "loss_history_iterations": None if kept is None else kept.tolist(),
         }
         out["frames"] = media.frames if media else None
         out["fps"] = media.fps if media else None
@@ -99,15 +111,25 @@ def f64(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def history_indices(length: int, max_points: int | None) -> np.ndarray | None:
+    """Return which of ``length`` loss values to keep: None for all, else max_points evenly spaced, both ends included."""
+    if max_points is None or length <= max_points:
+        return None
+    return np.unique(np.linspace(0, length - 1, max_points).round().astype(np.int64))
+
+
 def results_document(config: Config, results: Sequence[RunResult], media: Mapping[str, RunMedia],
                      stops: Mapping[str, StopExplanation], theory: Theory | None = None) -> dict[str, Any]:
     """Return the whole results.json document.
 
     ``media``: the animations by run id; ``stops``: why each run ended; ``theory``: the page-level explanations,
-    whose every number the page states.
+    whose every number the page states. A run keeps at most ``[limits] history_points`` loss values.
     """
-    runs = [r.to_json(media.get(r.id), stops.get(r.id)) for r in results]
-    document = {"schema": SCHEMA, "config": config.to_dict(), "runs": runs}
+    points = config.limits.history_points
+    runs = [r.to_json(media.get(r.id), stops.get(r.id), points) for r in results]
+    thinned = sum(run["loss_history_iterations"] is not None for run in runs)
+    history = {"max_points": points, "thinned_runs": thinned, "note": HISTORY_NOTE}
+    document = {"schema": SCHEMA, "config": config.to_dict(), "history": history, "runs": runs}
     if theory is not None:
         document["explanations"] = plain(theory)
     return document

@@ -158,10 +158,14 @@ def train_grid(
         w = w.detach()[keep].requires_grad_(True)
         b = b.detach()[keep].requires_grad_(True)
 
-    # One transpose to (runs, iterations) so each run's history is a contiguous row.
+    # One transpose to (runs, iterations) so each run's history is a contiguous row,
+    # one history at a time, each freed once copied: four histories in memory at most, not six.
     loss_np = hist_loss.t().contiguous().cpu().numpy()
+    del hist_loss
     w_np = hist_w.t().contiguous().cpu().numpy()
+    del hist_w
     b_np = hist_b.t().contiguous().cpu().numpy()
+    del hist_b
     lengths, ws, bs = length.tolist(), updated_w.tolist(), updated_b.tolist()
     return [
         Trajectory(

@@ -29,7 +29,7 @@ formats = []
 
 def test_results_json_has_every_field(tiny):
     doc = json.loads((tiny.site / "results.json").read_text())
-    assert doc["schema"] == 2
+    assert doc["schema"] == 3 and doc["history"]["thinned_runs"] == 0
     assert doc["config"]["title"] == "Tiny project" and doc["config"]["defaults"]["max_iters"] == 130
     runs = {r["id"]: r for r in doc["runs"]}
     assert list(runs)[:5] == ["thr__threshold-10", "thr__threshold-1", "thr__threshold-0.1", "lr__lr-0.01", "lr__lr-0.07"]
@@ -40,7 +40,7 @@ def test_results_json_has_every_field(tiny):
             assert key in run, key
         assert set(run["params"]) == {"slope", "intercept", "threshold", "lr", "max_iters", "seed",
                                       "n_points", "noise", "x_max"}
-        assert len(run["loss_history"]) == run["iterations_run"]
+        assert len(run["loss_history"]) == run["iterations_run"] and run["loss_history_iterations"] is None
     assert runs["thr__threshold-10"]["stop_iteration"] == 0
     # "final" is one state: the last iteration's w and b, and the loss at exactly those values.
     for run in runs.values():

@@ -48,7 +48,10 @@ BROKEN = [
     ("[[sweep]]\nname = 's'\nvary = { slope = ['two'] }\n", "must be a number"),
     ("[[sweep]]\nname = 's'\nvary = { slope = [1.0] }\n[render]\nfps = 0\n", "render.fps"),
     ("sweep = 3\n", "array of tables"),
-    ("[[sweep]]\nname = 's'\nvary = { lr = [1e-3] }\n[defaults]\nmax_iters = 100000\n[render]\nframe_every = 1\n", "render.max_frames"),
+    ("[[sweep]]\nname = 's'\nvary = { lr = [1e-3] }\n[defaults]\nmax_iters = 100000\n[render]\nframe_every = 1\n", "limits.max_frames"),
+    ("[[sweep]]\nname = 's'\nvary = { lr = [1e-3] }\n[render]\nmax_frames = 5\n", "has moved: set it as [limits] max_frames"),
+    ("[[sweep]]\nname = 's'\nvary = { lr = [1e-3] }\n[limits]\nmax_memory_mb = 0\n", "limits.max_memory_mb: must be between"),
+    ("[[sweep]]\nname = 's'\nvary = { lr = [1e-3] }\n[cache]\nkeep_build = 3\n", "did you mean 'keep_builds'"),
 ]
 
 

@@ -1,0 +1,116 @@
+"""Set the build estimate against real builds: peak memory, results.json, frames and site, side by side.
+
+Each config is estimated as `reportgen build --dry-run` does (plan_build, nothing
+built), then built for real in a fresh process that reports its own peak RSS
+(VmHWM of the build process; render workers are processes of their own; Linux only).
+An estimate is meant to be an upper bound: every ratio estimate / real should be >= 1.
+Run: python benchmarks/bench_estimate.py [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from reportgen.build import BuildOptions, plan_build
+
+# VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's peak at fork (Linux keeps it across exec).
+PROBE = (
+    "import re, sys; from reportgen.cli import main; code = main(sys.argv[1:]);"
+    "hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1);"
+    "print(int(hwm) * 1024, file=sys.stderr); sys.exit(code)"
+)
+
+
+def grid(iters: int) -> str:
+    """Return a 10,000-run config, training only: 10 slopes x 10 learning rates x 100 seeds."""
+    return f"""
+[[sweep]]
+name = "grid"
+vary = {{ slope = {[1.0 + 0.5 * i for i in range(10)]}, lr = {[round(0.001 * i, 3) for i in range(1, 11)]}, seed = {list(range(1, 101))} }}
+animate = "none"
+[defaults]
+threshold = 0.0
+max_iters = {iters}
+"""
+
+
+#: name -> config text (None: the built-in config).
+CONFIGS: dict[str, str | None] = {
+    "built-in config": None,
+    "10,000 runs x 1,000 iterations": grid(1000),
+    "10,000 runs x 20 iterations": grid(20),
+    "20 runs x 300,000 iterations (history thinned)": """
+[defaults]
+max_iters = 300000
+threshold = 0.0
+lr = 0.001
+[[sweep]]
+name = "long"
+vary = { seed = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20] }
+animate = "none"
+""",
+    "8 animated runs, dpi 120, frame_every 5": """
+[defaults]
+threshold = 0.0
+max_iters = 400
+[[sweep]]
+name = "anim"
+vary = { slope = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0] }
+[render]
+frame_every = 5
+dpi = 120
+""",
+}
+
+
+def site_bytes(site: Path) -> int:
+    return sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+
+
+def measure(name: str, text: str | None, tmp: Path) -> dict[str, tuple[float, float]]:
+    """Estimate and build one config; return (estimate, real) per quantity."""
+    folder = tmp / str(abs(hash(name)))
+    folder.mkdir()
+    args = ["build", "--out", str(folder / "site"), "-q", "--jobs", "2"]
+    config = None
+    if text is not None:
+        config = folder / "config.toml"
+        config.write_text(text)
+        args += ["--config", str(config)]
+    need = plan_build(BuildOptions(config_path=config, out=folder / "site")).estimate
+    done = subprocess.run([sys.executable, "-c", PROBE, *args, "--max-memory-mb", "100000", "--max-site-mb", "100000"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{name}: build failed:\n{done.stderr}")
+    rss = int(done.stderr.strip().splitlines()[-1])
+    results = folder / "site" / "results.json"
+    frames = sum(r["frames"] or 0 for r in json.loads(results.read_text())["runs"])
+    return {"memory": (need.memory, rss), "results.json": (need.results, results.stat().st_size),
+            "frames": (need.frames, frames), "site": (need.site, site_bytes(folder / "site"))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="measure only the config whose name contains this")
+    args = parser.parse_args()
+    print("| config | quantity | estimate | real | estimate / real |")
+    print("| --- | --- | --- | --- | --- |")
+    with tempfile.TemporaryDirectory(prefix="bench-estimate-") as tmp:
+        for name, text in CONFIGS.items():
+            if args.only and args.only not in name:
+                continue
+            for quantity, (guess, real) in measure(name, text, Path(tmp)).items():
+                unit = (lambda v: f"{v:,.0f}") if quantity == "frames" else (lambda v: f"{v / 1e6:,.1f} MB")
+                ratio = f"{guess / real:.2f}" if real else "-"
+                print(f"| {name} | {quantity} | {unit(guess)} | {unit(real)} | {ratio} |", flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()

@@ -1,0 +1,169 @@
+"""Estimate what a build will cost, from the config alone, and refuse one beyond its budgets.
+
+Every number is an upper bound, known before any work: each run is taken to use
+its whole iteration budget. The per-unit costs below were measured on the course
+machine; ``benchmarks/bench_estimate.py`` sets them against real builds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .animation import FIGSIZE
+from .config import Config, Limits, options_of
+from .exceptions import ConfigError
+from .figures import OVERLAY_LIMIT
+from .grid import RunSpec
+from .views import TABLE_LIMIT
+
+#: Memory of a build process before its grid costs anything: Python, torch, matplotlib, the evidence and figures.
+BASE_MEMORY = 350e6
+#: Bytes per run and iteration of the longest run: loss, w and b in float32, and one transposed copy at a time.
+MEMORY_PER_ITERATION = 16
+#: Bytes per run and data point: the tensors of one training step.
+MEMORY_PER_POINT = 48
+#: Bytes per run: its spec, result and analysis objects, and its entry of results.json while it is written.
+MEMORY_PER_RUN = 12e3
+#: Bytes per loss value kept in results.json, while the document is made: a float object, its list slot, its text.
+MEMORY_PER_HISTORY_POINT = 64
+#: Bytes of results.json: the config, then per run its fields and per kept loss value its text.
+RESULTS_HEADER = 4e3
+RESULTS_PER_RUN = 1.2e3
+RESULTS_PER_POINT = 12
+RESULTS_PER_THINNED_POINT = 7  # the iteration of each value, when the history is thinned
+#: Bytes per pixel of a frame, by format: per frame drawn, and once per animation (the first frame, the poster).
+MEDIA_PER_FRAME = {"gif": 0.04, "mp4": 0.006}
+MEDIA_PER_RUN = {"gif": 0.08, "mp4": 0.1}
+POSTER = 0.15
+#: Bytes of a page besides its media: markup, stylesheet and graphs; per figure (loss overlay, heatmap); per run
+#: in a table; per animated run.
+PAGE_BASE = 100e3
+PAGE_PER_FIGURE = 100e3
+PAGE_PER_RUN = 1.5e3
+PAGE_PER_ANIMATION = 2e3
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a build will need at most, computed from its config."""
+
+    runs: int
+    iterations: int  # the longest run's budget: the training loop's length
+    languages: int
+    animations: int  # animated runs times languages
+    history_points: int  # loss values kept per run in results.json, at most
+    memory: int  # bytes: peak memory of the build process
+    results: int  # bytes of results.json
+    frames: int  # frames to draw, in every language
+    site: int  # bytes of the site
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One budget: what the build needs against what ``[limits]`` allows."""
+
+    what: str
+    option: str  # its [limits] option
+    need: int
+    limit: int
+    unit: str  # "MB" or "frames"
+    remedy: str  # what else lowers the need
+
+    @property
+    def exceeded(self) -> bool:
+        return self.need > self.limit
+
+    def problem(self, source: str) -> str:
+        """Say, in one line, that the build needs too much, and which knob to turn."""
+        return (f"{source}: limits.{self.option}: {self.what} estimated at up to {self.shown(self.need)}, over the "
+                f"budget of {self.shown(self.limit)}; raise [limits] {self.option} or pass {flag(self.option)}, "
+                f"or {self.remedy}")
+
+    def shown(self, amount: int) -> str:
+        if self.unit == "frames":
+            return f"{amount:,} frames"
+        return f"{amount / 1e6:,.1f} MB" if amount < 10e6 else f"{amount / 1e6:,.0f} MB"
+
+
+def flag(option: str) -> str:
+    """Return the command-line flag of a ``[limits]`` option."""
+    return "--" + option.replace("_", "-")
+
+
+def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Estimate:
+    """Estimate the memory, results.json, frames and site of building ``specs`` in ``languages`` languages."""
+    limits, render = config.limits, config.render
+    runs = len(specs)
+    t_max = max((s.params.max_iters for s in specs), default=0)
+    width = max((s.params.n_points for s in specs), default=0)
+    kept = [min(s.params.max_iters, limits.history_points) for s in specs]
+    thinned = sum(k for s, k in zip(specs, kept) if s.params.max_iters > limits.history_points)
+    results = RESULTS_HEADER + runs * RESULTS_PER_RUN + sum(kept) * RESULTS_PER_POINT + thinned * RESULTS_PER_THINNED_POINT
+    memory = (BASE_MEMORY + runs * (t_max * MEMORY_PER_ITERATION + width * MEMORY_PER_POINT + MEMORY_PER_RUN)
+              + sum(kept) * MEMORY_PER_HISTORY_POINT)
+
+    animated = [s for s in specs if s.animate] if render.formats else []
+    per_run = [math.ceil(s.params.max_iters / render.frame_every) + 1 for s in animated]
+    frames = sum(per_run) * languages
+    pixels = FIGSIZE[0] * FIGSIZE[1] * render.dpi ** 2
+    media = pixels * languages * sum(
+        n * sum(MEDIA_PER_FRAME[f] for f in render.formats) + sum(MEDIA_PER_RUN[f] for f in render.formats) + POSTER
+        for n in per_run)
+    sweeps = _sweep_shapes(specs)
+    figures = sum((n <= OVERLAY_LIMIT) + (dims == 2) for n, dims in sweeps.values())
+    tabled = sum(n for n, _ in sweeps.values() if n <= TABLE_LIMIT)
+    pages = languages * (PAGE_BASE + figures * PAGE_PER_FIGURE + tabled * PAGE_PER_RUN + len(animated) * PAGE_PER_ANIMATION)
+    return Estimate(runs=runs, iterations=t_max, languages=languages, animations=len(animated) * languages,
+                    history_points=min(t_max, limits.history_points), memory=int(memory), results=int(results),
+                    frames=frames, site=int(results + media + pages))
+
+
+def _sweep_shapes(specs: Sequence[RunSpec]) -> dict[str, tuple[int, int]]:
+    """Return each sweep's number of runs and of varied parameters."""
+    shapes: dict[str, tuple[int, int]] = {}
+    for spec in specs:
+        shapes[spec.sweep] = (shapes.get(spec.sweep, (0, 0))[0] + 1, len(spec.varied))
+    return shapes
+
+
+def budgets(need: Estimate, limits: Limits) -> tuple[Budget, ...]:
+    """Set each estimate against its budget."""
+    mb = 1_000_000
+    return (
+        Budget("peak training memory", "max_memory_mb", need.memory, limits.max_memory_mb * mb, "MB",
+               "train fewer runs or fewer iterations (max_iters)"),
+        Budget("results.json", "max_results_mb", need.results, limits.max_results_mb * mb, "MB",
+               "keep fewer loss values per run ([limits] history_points) or train fewer runs"),
+        Budget("frames to draw", "max_frames", need.frames, limits.max_frames, "frames",
+               "raise [render] frame_every, animate fewer runs (a sweep's animate = \"corners\" or \"none\") "
+               "or set formats = []"),
+        Budget("the site", "max_site_mb", need.site, limits.max_site_mb * mb, "MB",
+               "lower [render] dpi, raise frame_every or animate fewer runs"),
+    )
+
+
+def check_budgets(config: Config, need: Estimate, limits: Limits) -> None:
+    """Refuse a build beyond any of its budgets: one line per budget exceeded."""
+    problems = [b.problem(config.source) for b in budgets(need, limits) if b.exceeded]
+    if problems:
+        raise ConfigError(*problems)
+
+
+def describe(need: Estimate, limits: Limits) -> list[str]:
+    """Return the estimate as lines of text, each with its budget."""
+    lines = [f"{need.runs:,} runs of up to {need.iterations:,} iterations, {need.animations:,} animations "
+             f"in {need.languages} language{'s' if need.languages > 1 else ''}; results.json keeps up to "
+             f"{need.history_points:,} loss values per run"]
+    for b in budgets(need, limits):
+        over = "  OVER BUDGET" if b.exceeded else ""
+        lines.append(f"{b.what}: up to {b.shown(b.need)} (budget {b.shown(b.limit)}, [limits] {b.option}){over}")
+    return lines
+
+
+def effective_limits(config: Config, overrides: Mapping[str, int]) -> Limits:
+    """Return the config's ``[limits]`` with the flags' values in place of its own."""
+    known = {f.name for f in options_of(Limits)}
+    return dataclasses.replace(config.limits, **{k: v for k, v in overrides.items() if k in known and v is not None})

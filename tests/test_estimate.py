@@ -1,0 +1,132 @@
+"""The resource estimate: budgets refused before any work, raised by [limits] or a flag, --dry-run, thinned histories."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reportgen.build import CACHE_DIR, BuildOptions, build, plan_build
+from reportgen.cli import main
+
+#: The issue's runaway: 500 runs of a million iterations each, training only.
+HUGE = """
+[defaults]
+max_iters = 1000000
+[[sweep]]
+name = "big"
+vary = {{ seed = {seeds}, slope = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0] }}
+animate = "{animate}"
+"""
+
+
+def huge(tmp_path: Path, animate: str = "none", extra: str = "") -> Path:
+    path = tmp_path / "huge.toml"
+    path.write_text(HUGE.format(seeds=list(range(50)), animate=animate) + extra)
+    return path
+
+
+def test_a_runaway_config_is_refused_before_any_work_one_line_per_budget(tmp_path, capsys):
+    config, out = huge(tmp_path, animate="all"), tmp_path / "site"
+    assert main(["build", "--config", str(config), "--out", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(": ")[3] for line in lines] == ["limits.max_memory_mb", "limits.max_frames", "limits.max_site_mb"]
+    memory = lines[0]
+    assert memory.startswith(f"reportgen: error: {config}: limits.max_memory_mb: peak training memory estimated at up to ")
+    assert "over the budget of 2,000 MB" in memory and "[limits] max_memory_mb" in memory and "--max-memory-mb" in memory
+    assert "25,000,500 frames, over the budget of 20,000 frames" in lines[1] and "--max-frames" in lines[1]
+    assert not out.exists() and not (tmp_path / CACHE_DIR).exists()
+
+
+def test_flags_and_the_limits_table_raise_the_budgets(tmp_path, capsys):
+    config = huge(tmp_path)
+    args = ["build", "--config", str(config), "--out", str(tmp_path / "site"), "--dry-run"]
+    assert main(args) == 2
+    assert main([*args, "--max-memory-mb", "20000"]) == 0
+    assert main(["build", "--config", str(huge(tmp_path, extra="[limits]\nmax_memory_mb = 20000\n")),
+                 "--out", str(tmp_path / "site"), "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("limits.max_memory_mb") == 1  # only the first build was refused
+    assert not (tmp_path / "site").exists()
+
+
+def test_dry_run_prints_the_estimate_and_does_nothing_else(tmp_path):
+    probe = ("import sys; from reportgen.cli import main; code = main(sys.argv[1:]);"
+             "print('torch' in sys.modules, 'matplotlib' in sys.modules); sys.exit(code)")
+    out = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-c", probe, "build", "--out", str(out), "--dry-run"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "Estimate for built-in config (nothing was built):"
+    assert any(line.strip().startswith("peak training memory: up to") for line in lines)
+    assert any(line.strip().startswith("frames to draw: up to") for line in lines)
+    assert lines[-1] == "False False"  # neither torch nor matplotlib
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_verbose_shows_the_estimate(tiny, tmp_path, capsys):
+    from conftest import copy_project
+
+    project = copy_project(tiny, tmp_path / "copy")
+    assert main(["build", "--config", str(project.config), "--out", str(project.site), "-v"]) == 0
+    err = capsys.readouterr().err
+    assert "reportgen: estimate: peak training memory: up to" in err and "reportgen: estimate: the site: up to" in err
+
+
+def test_the_estimate_bounds_what_the_tiny_project_made(tiny):
+    need = plan_build(tiny.options()).estimate
+    results = tiny.site / "results.json"
+    site = sum(p.stat().st_size for p in tiny.site.rglob("*") if p.is_file())
+    frames = sum(run["frames"] or 0 for run in tiny.runs.values())
+    assert need.runs == len(tiny.runs) and need.history_points == 130
+    assert results.stat().st_size <= need.results <= 3 * results.stat().st_size
+    assert frames <= need.frames
+    assert site <= need.site <= 5 * site
+
+
+LONG = """
+[defaults]
+max_iters = 301
+threshold = 0.0
+lr = 0.001
+[[sweep]]
+name = "long"
+vary = { slope = [1.0, 2.0] }
+animate = "none"
+[render]
+formats = []
+"""
+
+
+def test_long_histories_are_thinned_evenly_with_their_ends_and_the_file_says_so(tmp_path):
+    (tmp_path / "c.toml").write_text(LONG + "[limits]\nhistory_points = 51\n")
+    options = BuildOptions(config_path=tmp_path / "c.toml", out=tmp_path / "site", jobs=1)
+    build(options)
+    document = json.loads((tmp_path / "site" / "results.json").read_text())
+    assert document["history"]["max_points"] == 51 and document["history"]["thinned_runs"] == 2
+    assert "evenly spaced" in document["history"]["note"]
+    # The same runs with room for every value (the training comes from the cache).
+    build(BuildOptions(config_path=tmp_path / "c.toml", out=tmp_path / "site", jobs=1,
+                       limits={"history_points": 1000}))
+    whole = {r["id"]: r for r in json.loads((tmp_path / "site" / "results.json").read_text())["runs"]}
+    for run in document["runs"]:
+        iterations = run["loss_history_iterations"]
+        assert len(run["loss_history"]) == len(iterations) == 51
+        assert iterations[0] == 0 and iterations[-1] == run["iterations_run"] - 1 == 300
+        assert set(np.diff(iterations)) == {6}  # evenly spaced: 300 / 50
+        full = whole[run["id"]]
+        assert full["loss_history_iterations"] is None and len(full["loss_history"]) == 301
+        assert run["loss_history"] == [full["loss_history"][i] for i in iterations]
+
+
+@pytest.mark.parametrize("points, expected", [(2, [0, 300]), (3, [0, 150, 300]), (301, None), (400, None)])
+def test_history_indices(points, expected):
+    from reportgen.results import history_indices
+
+    kept = history_indices(301, points)
+    assert (kept is None and expected is None) or kept.tolist() == expected
