@@ -14,7 +14,7 @@ from .bundle import DEFAULT_MAX_MB, Bundle, bundle_page, check_size
 from .cache import Cache, content_key
 from .config import Config, load_config
 from .evidence import GraphEvidence
-from .exceptions import ConfigError
+from .exceptions import ConfigError, disk_errors
 from .explain import explain_stop, theory_of
 from .figures import draw_figures
 from .estimate import Estimate, check_budgets, describe, effective_limits, estimate
@@ -94,48 +94,53 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     for line in describe(plan.estimate, config.limits):
         log.debug("estimate: %s", line)
     check_budgets(config, plan.estimate, config.limits)
-    output.check_output_dir(options.out, protected_paths(options))
+    out = options.out.resolve()
+    output.check_output_dir(out, protected_paths(options))
     single_paths = file_paths("--single-file", options.single_file, langs, options)
     pdf_paths = file_paths("--pdf", options.pdf, langs, options)
     printer = find_printer() if pdf_paths else None  # before any work: say at once what --pdf lacks
-    cache = Cache(options.out.resolve().parent / CACHE_DIR, enabled=options.use_cache)
+    cache = Cache(cache_dir(out), enabled=options.use_cache)
+    check_writable(out, cache, {"--single-file": single_paths, "--pdf": pdf_paths})
 
-    results, trained = train_runs(specs, cache, progress, options.device)
-    # The built-in config's titles are translated; a user's config is shown as written.
-    translated = {lang: config.translated(translations(lang).gettext) for lang in langs}
-    media, rendered = render_media(translated, results, config.render.formats, cache, progress,
-                                   options.jobs, options.executor, options.scheduler)
-    evidence = graph_evidence(results, cache)
-    stops = {r.id: explain_stop(r, settle_of(r, config.render)) for r in results}
-    theory = theory_of(results, config.defaults.to_dict())
-    command = rebuild_command(options)
-    compiled = cache.enabled  # keep compiled templates (in Jinja2's own per-user folder)
-    # The language switch of a multi-language build names every language: their fonts must draw it.
-    names = " ".join(languages.LANGUAGES[lang] for lang in langs) if len(langs) > 1 else ""
-    pages = []
-    for lang in langs:
-        with progress.stage(f"drawing figures ({lang})"):
-            figures = draw_figures(translated[lang], results, evidence, lang, translations(lang), cache)
-        view = page_view(translated[lang], lang, langs, results, media, stops, theory, figures, evidence, command,
-                         cache)
-        html = render_page(view, compiled)
-        with progress.stage(f"fitting the web font ({lang})"):
-            font = page_font(html + names, cache)
-        pages.append(SitePage(view, html, font))
-    document = results_document(config, results, {run_id: m for (lang, run_id), m in media.items()
-                                                  if lang == langs[0]}, stops, theory)
-    bundles = single_files(pages, document, single_paths, options.max_size_mb)
+    # One build at a time per folder: they share the cache, and two swaps at once would mix sites.
+    with output.build_lock(out.parent), disk_errors():
+        results, trained = train_runs(specs, cache, progress, options.device)
+        # The built-in config's titles are translated; a user's config is shown as written.
+        translated = {lang: config.translated(translations(lang).gettext) for lang in langs}
+        media, rendered = render_media(translated, results, config.render.formats, cache, progress,
+                                       options.jobs, options.executor, options.scheduler)
+        evidence = graph_evidence(results, cache)
+        stops = {r.id: explain_stop(r, settle_of(r, config.render)) for r in results}
+        theory = theory_of(results, config.defaults.to_dict())
+        command = rebuild_command(options)
+        compiled = cache.enabled  # keep compiled templates (in Jinja2's own per-user folder)
+        # The language switch of a multi-language build names every language: their fonts must draw it.
+        names = " ".join(languages.LANGUAGES[lang] for lang in langs) if len(langs) > 1 else ""
+        pages = []
+        for lang in langs:
+            with progress.stage(f"drawing figures ({lang})"):
+                figures = draw_figures(translated[lang], results, evidence, lang, translations(lang), cache)
+            view = page_view(translated[lang], lang, langs, results, media, stops, theory, figures, evidence,
+                             command, cache)
+            html = render_page(view, compiled)
+            with progress.stage(f"fitting the web font ({lang})"):
+                font = page_font(html + names, cache)
+            pages.append(SitePage(view, html, font))
+        document = results_document(config, results, {run_id: m for (lang, run_id), m in media.items()
+                                                      if lang == langs[0]}, stops, theory)
+        bundles = single_files(pages, document, single_paths, options.max_size_mb)
 
-    with output.staged_output(options.out) as stage, progress.stage("writing pages"):
-        write_site(stage, pages, document)
-        printed = []
-        for lang, path in pdf_paths.items():
-            with progress.stage(f"printing {path.name}"):
-                page = stage / "index.html" if len(langs) == 1 else stage / lang / "index.html"
-                printed.append((path, print_pdf(printer, page, path)))
-    for path, bundle in bundles:
-        output.write_file(path, bundle.html)
-    out = options.out.resolve()
+        with output.staged_output(out) as stage, progress.stage("writing pages"):
+            write_site(stage, pages, document)
+            printed = []
+            for lang, path in pdf_paths.items():
+                with progress.stage(f"printing {path.name}"):
+                    page = stage / "index.html" if len(langs) == 1 else stage / lang / "index.html"
+                    printed.append((path, print_pdf(printer, page, path)))
+        for path, bundle in bundles:
+            output.write_file(path, bundle.html)
+        pruned = cache.prune(config.cache.keep_builds, config.cache.max_mb * 1_000_000)
+    log.debug("cache: %d entries removed, %d kept (%.1f MB)", pruned.removed, pruned.kept, pruned.bytes / 1e6)
     return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=rendered,
                        languages=langs, single_files=tuple((p, b.size) for p, b in bundles), pdfs=tuple(printed))
 
@@ -163,6 +168,21 @@ def single_files(pages: Sequence[SitePage], document: dict, paths: dict[str, Pat
             check_size(bundle, str(paths[lang]), max_mb)
             bundles.append((paths[lang], bundle))
     return bundles
+
+
+def check_writable(out: Path, cache: Cache, files: Mapping[str, Mapping[str, Path]]) -> None:
+    """Refuse, before any work, a folder the build would write in but cannot: the site's, the cache's, the files'."""
+    output.check_writable(out.parent, "--out")
+    for folder in cache.folders():
+        output.check_writable(folder, "cache")
+    for flag, paths in files.items():
+        for path in paths.values():
+            output.check_writable(path.parent, flag)
+
+
+def cache_dir(out: Path) -> Path:
+    """Return the cache folder of a site: beside it, shared by every site in the same folder."""
+    return out.resolve().parent / CACHE_DIR
 
 
 def report_languages(flag: str | None, config: Config) -> tuple[str, ...]:

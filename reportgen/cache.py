@@ -37,6 +37,8 @@ MEDIA = "media"
 #: What backup tools look for to skip a cache folder (https://bford.info/cachedir/).
 TAG = "CACHEDIR.TAG"
 TAG_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n# reportgen's build cache: `reportgen clean` removes it.\n"
+#: What a cache folder holds: its entry kinds (and "templates", where older versions kept compiled ones), and records.
+CACHE_NAMES = {MEDIA, "train", "graphs", "figures", "listings", "templates", USAGE, TAG}
 
 
 @functools.lru_cache(maxsize=1)
@@ -86,6 +88,11 @@ class Cache:
         self.root = root
         self.enabled = enabled  # False: every lookup misses (--no-cache); entries are still written
         self.used: set[str] = set()  # "<kind>/<name>" of every entry this build read or wrote
+
+    def folders(self) -> list[Path]:
+        """Return the folders a build writes in: the root and each kind of entry already there."""
+        kinds = sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+        return [self.root, *kinds]
 
     def mark_used(self, kind: str, *names: str) -> None:
         """Record entries this build needs, so that pruning keeps them."""
@@ -270,6 +277,20 @@ class Cache:
         kept = {name: last[name] for name in entries if name not in doomed}
         atomic_write_bytes(self.root / USAGE, json.dumps({"builds": build, "last_used": kept}, sort_keys=True).encode())
         return Pruned(removed=len(doomed), kept=len(kept), bytes=total)
+
+    def clear(self) -> int:
+        """Remove the whole cache folder; return the bytes it held. Refuse a folder that is not a reportgen cache."""
+        if not self.root.is_dir():
+            return 0
+        odd = sorted(p.name for p in self.root.iterdir() if p.name not in CACHE_NAMES and not p.name.startswith("."))
+        if odd and not (self.root / TAG).exists():
+            from .exceptions import ConfigError
+
+            raise ConfigError(f"{self.root}: does not look like reportgen's cache (it holds {odd[0]}); "
+                              "remove it yourself if it is")
+        size = _size(self.root)
+        shutil.rmtree(self.root)
+        return size
 
     def _read_usage(self) -> dict[str, Any]:
         try:

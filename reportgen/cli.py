@@ -1,4 +1,4 @@
-"""The ``reportgen`` command line: build, serve, init."""
+"""The ``reportgen`` command line: build, serve, clean, init."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ import logging
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
 
-from . import __version__
-from .build import DEFAULT_OUT, BuildOptions, build, plan_build
+from . import __version__, output
+from .build import DEFAULT_OUT, BuildOptions, build, cache_dir, plan_build
 from .bundle import DEFAULT_MAX_MB, megabytes
+from .cache import Cache
 from .config import Limits, default_config_text, options_of
 from .estimate import check_budgets, describe, flag
-from .exceptions import BuildInterrupted, ConfigError, ReportgenError
+from .exceptions import BuildInterrupted, ConfigError, ReportgenError, disk_errors
 from .progress import Progress
 
 log = logging.getLogger("reportgen")
@@ -80,6 +82,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"site folder (default: {DEFAULT_OUT})")
     p.add_argument("--port", type=int, default=8000, metavar="N", help="port (default: 8000; 0 picks a free one)")
 
+    p = sub.add_parser("clean", help="remove the build cache", description=(
+        "Remove the build cache beside the site folder (the site itself stays). Builds also prune it: "
+        "see [cache] in the config."))
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"site folder (default: {DEFAULT_OUT})")
+
     p = sub.add_parser("init", help="write a commented copy of the default config", description="Write a commented copy of the built-in config to edit.")
     p.add_argument("path", nargs="?", type=Path, default=Path("reportgen.toml"), help="where to write it (default: reportgen.toml)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -141,6 +148,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clean(args: argparse.Namespace) -> int:
+    out = args.out.resolve()
+    cache = Cache(cache_dir(out))
+    if not cache.root.exists():
+        print(f"No cache to remove: {cache.root} does not exist.")
+        return 0
+    with output.build_lock(out.parent), disk_errors():
+        freed = cache.clear()
+    print(f"Removed the cache {cache.root} ({freed / 1e6:,.1f} MB).")
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     path: Path = args.path
     if path.exists() and not args.force:
@@ -162,11 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = make_parser().parse_args(argv)
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
-    command = {"build": cmd_build, "serve": cmd_serve, "init": cmd_init}[args.command]
+    command = {"build": cmd_build, "serve": cmd_serve, "init": cmd_init, "clean": cmd_clean}[args.command]
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         return command(args)
     except ReportgenError as exc:
+        if getattr(args, "verbose", False) and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
         for problem in exc.problems:
             print(f"reportgen: error: {problem}", file=sys.stderr)
         return exc.exit_code

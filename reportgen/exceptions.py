@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 
 class ReportgenError(Exception):
     """Base class: an error the CLI prints as one line per problem."""
@@ -23,6 +26,20 @@ class BuildAbort(ReportgenError):
     """A build stage failed for a reason the user can act on."""
 
     exit_code = 1
+
+
+class WriteError(BuildAbort):
+    """A file could not be written (a full disk, a lost permission): the build stopped, its output left as it was."""
+
+
+@contextmanager
+def disk_errors() -> Iterator[None]:
+    """Turn an OSError into a :class:`WriteError` of one line naming its path (the traceback stays chained)."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WriteError(f"{exc.filename or 'the output folder'}: {reason}") from exc
 
 
 class BuildInterrupted(KeyboardInterrupt):

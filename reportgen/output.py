@@ -7,6 +7,7 @@ file, and a folder without it is never replaced.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -17,7 +18,16 @@ from typing import Iterator
 
 from .exceptions import ConfigError
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("reportgen")
+
 MARKER = ".reportgen-site"
+#: The lock file of a folder of sites: one build at a time writes them and their shared cache.
+LOCK = ".reportgen.lock"
 
 
 def check_output_dir(out: Path, protected: list[Path]) -> None:
@@ -67,9 +77,46 @@ def write_file(path: Path, data: bytes) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a page to upload or mail must be readable
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write() does not say what it was writing
+            exc.filename = str(path)
         raise
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Refuse, before any work, a folder the build could not write in (or its nearest ancestor, to be made in)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".reportgen-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"{what} {folder}: cannot write in {existing}: {exc.strerror or exc}; "
+                          "choose a folder you can write to") from exc
+
+
+@contextmanager
+def build_lock(folder: Path) -> Iterator[None]:
+    """Hold the lock of ``folder``, where sites and their cache live; while another build holds it, say so and wait."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:  # Windows has no flock: builds there are not serialised
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                log.warning("waiting for another build in %s (pid %s) to finish", folder, holder)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        # The lock file is never removed: a waiter may hold it open, and a new file would be a second lock.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def pid_alive(pid: int) -> bool:
@@ -109,8 +156,10 @@ def staged_output(out: Path) -> Iterator[Path]:
         (stage / MARKER).write_text("This folder is written by reportgen; a build replaces it whole.\n")
         yield stage
         _swap(stage, out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(exc, OSError):  # name the site, not the staging folder that is gone
+            exc.filename = str(out) if exc.filename is None else str(exc.filename).replace(str(stage), str(out), 1)
         raise
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 from .animation import FrameJob, frame_job, frame_labels
 from .cache import Cache, content_key
 from .config import Config
-from .executors import make_executor
+from .executors import die_with_parent, make_executor
 from .filmstrip import Filmstrip, draw_filmstrip, write_filmstrip
 from .formatting import run_label
 from .i18n import translations
@@ -117,8 +117,10 @@ def render_task(task: RenderTask) -> RunMedia:
                 "filmstrip": strip and {"iterations": list(strip.iterations), "width": strip.width,
                                         "height": strip.height}}
         folder = cache.commit(task.key, workdir, meta)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(workdir, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write() or encoder does not say where
+            exc.filename = str(cache.entry_dir(task.key))
         raise
     return _outcome(task.key, folder, meta, cached=False)
 
@@ -170,7 +172,8 @@ def render_runs(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        executor = ProcessPoolExecutor(max_workers=min(jobs, len(unique)), mp_context=multiprocessing.get_context("spawn"))
+        executor = ProcessPoolExecutor(max_workers=min(jobs, len(unique)), mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         futures = {executor.submit(render_task, task): task.key for task in unique}
         for future in as_completed(futures):
@@ -223,6 +226,7 @@ def render_media(
         with make_executor(executor, jobs, scheduler) as pool:
             with progress.stage(label, total=len(missing), unit="run") as advance:
                 outcomes.update(render_runs(missing, jobs, advance, pool))
+    cache.mark_used("media", *keys.values())  # entries the workers committed, too
     log.info("media: %d rendered, %d from the cache", len(missing), len(keys) - len(missing))
     return {where: outcomes[key] for where, key in keys.items()}, len(missing)
 

@@ -120,3 +120,96 @@ def test_a_damaged_graph_entry_is_rebuilt(project, caplog):
     _, warnings = rebuilt(project, caplog)
     assert len(warnings) == 1 and "graphs/" in warnings[0]
     assert json.loads((entry / "data.json").read_text())["autograd"]["nodes"][0]["kind"] != {"py/object": "os.system"}
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def training_only(slope: float, cache: str = "", runs: int = 2, iterations: int = 100) -> str:
+    return f"""
+[defaults]
+slope = {slope}
+max_iters = {iterations}
+threshold = 0.0
+[[sweep]]
+name = "s"
+vary = {{ seed = {list(range(runs))} }}
+[render]
+formats = []
+{cache}"""
+
+
+def build_with(folder: Path, text: str) -> None:
+    from reportgen.build import BuildOptions
+
+    (folder / "c.toml").write_text(text)
+    build(BuildOptions(config_path=folder / "c.toml", out=folder / "site", jobs=1))
+
+
+def train_entries(folder: Path) -> list[str]:
+    from reportgen.build import CACHE_DIR
+
+    return sorted(p.name for p in (folder / CACHE_DIR / "train").iterdir())
+
+
+def test_entries_no_build_used_for_keep_builds_builds_are_pruned(tmp_path):
+    keep = "[cache]\nkeep_builds = 2\n"
+    build_with(tmp_path, training_only(1, cache=keep))
+    (first,) = train_entries(tmp_path)
+    build_with(tmp_path, training_only(2, cache=keep))
+    assert first in train_entries(tmp_path) and len(train_entries(tmp_path)) == 2  # unused for one build only
+    build_with(tmp_path, training_only(2, cache=keep))
+    assert first not in train_entries(tmp_path) and len(train_entries(tmp_path)) == 1
+    build_with(tmp_path, training_only(1, cache=keep))  # needed again: trained again
+    assert first in train_entries(tmp_path)
+
+
+def test_the_least_recently_used_entries_go_beyond_the_size_cap(tmp_path):
+    # Each config's training entry is 500 runs x 400 iterations x 3 float32 arrays: 2.4 MB.
+    cap = "[cache]\nmax_mb = 3\n"
+    build_with(tmp_path, training_only(1, cap, runs=500, iterations=400))
+    (first,) = train_entries(tmp_path)
+    build_with(tmp_path, training_only(2, cap, runs=500, iterations=400))
+    (second,) = train_entries(tmp_path)
+    assert second != first
+    # A cap below what one build needs keeps all of that build's entries.
+    build_with(tmp_path, training_only(3, "[cache]\nmax_mb = 1\n", runs=500, iterations=400))
+    assert len(train_entries(tmp_path)) == 1 and second not in train_entries(tmp_path)
+    usage = json.loads((tmp_path / ".reportgen-cache" / "usage.json").read_text())
+    assert usage["builds"] == 3 and all(b == 3 for b in usage["last_used"].values())
+
+
+def test_an_old_pickle_is_never_loaded_and_pruned_in_time(tmp_path):
+    Payload.marker = tmp_path / "pwned"
+    build_with(tmp_path, training_only(1, cache="[cache]\nkeep_builds = 2\n"))
+    import pickle  # only to plant what an older reportgen wrote
+
+    old = tmp_path / ".reportgen-cache" / "train" / f"{'0' * 24}.pickle"
+    old.write_bytes(pickle.dumps(Payload()))
+    for _ in range(3):  # first seen by the next build, then unused by two
+        build_with(tmp_path, training_only(1, cache="[cache]\nkeep_builds = 2\n"))
+    assert not old.exists() and not Payload.marker.exists()
+
+
+def test_clean_removes_the_cache_and_keeps_the_site(tiny, tmp_path, capsys):
+    from reportgen.cli import main
+
+    project = copy_project(tiny, tmp_path / "copy")
+    site = {p: p.read_bytes() for p in project.site.rglob("*") if p.is_file()}
+    assert main(["clean", "--out", str(project.site)]) == 0
+    assert not project.cache.exists()
+    assert capsys.readouterr().out.startswith(f"Removed the cache {project.cache} (")
+    assert {p: p.read_bytes() for p in project.site.rglob("*") if p.is_file()} == site
+    assert main(["clean", "--out", str(project.site)]) == 0
+    assert "No cache to remove" in capsys.readouterr().out
+
+
+def test_clean_refuses_a_folder_that_is_not_a_cache(tmp_path, capsys):
+    from reportgen.build import CACHE_DIR
+    from reportgen.cli import main
+
+    (tmp_path / CACHE_DIR).mkdir()
+    (tmp_path / CACHE_DIR / "thesis.txt").write_text("keep me")
+    assert main(["clean", "--out", str(tmp_path / "site")]) == 2
+    assert "does not look like reportgen's cache" in capsys.readouterr().err
+    assert (tmp_path / CACHE_DIR / "thesis.txt").read_text() == "keep me"

@@ -1,0 +1,261 @@
+"""The output under stress: unwritable folders, a full disk, two builds at once, a build killed by SIGKILL."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from reportgen.build import CACHE_DIR
+from reportgen.cli import main
+
+OK = """
+title = "{title}"
+[defaults]
+max_iters = 60
+seed = {seed}
+[[sweep]]
+name = "s"
+vary = {{ threshold = [1.0, 0.1] }}
+[render]
+dpi = 40
+formats = ["gif"]
+"""
+#: Long enough that rendering is under way when a test steps in: 4 runs of 300 frames, GIF and MP4.
+LONG = """
+title = "long"
+[defaults]
+max_iters = 900
+threshold = 0.0
+[[sweep]]
+name = "long"
+vary = { slope = [1.0, 2.0, 3.0, 4.0] }
+[render]
+frame_every = 3
+dpi = 40
+"""
+
+
+def snapshot(folder: Path) -> dict[Path, bytes]:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def leftovers(root: Path) -> list[Path]:
+    """Return what a failed build must not leave: staging folders, temporary files, uncommitted cache entries."""
+    found = [p for p in root.rglob(".*") if p.name.startswith((".site.building", ".site.old")) or p.suffix == ".tmp"]
+    media = root / CACHE_DIR / "media"
+    found += [p for p in media.iterdir() if not (p / "meta.json").exists()] if media.is_dir() else []
+    return found
+
+
+@pytest.fixture
+def built(tmp_path) -> Path:
+    """A folder holding a site built from a first config, its cache, and a second config that differs."""
+    (tmp_path / "first.toml").write_text(OK.format(title="first", seed=10))
+    (tmp_path / "second.toml").write_text(OK.format(title="second", seed=11))
+    assert main(["build", "--config", str(tmp_path / "first.toml"), "--out", str(tmp_path / "site"), "-q",
+                 "--jobs", "1"]) == 0
+    return tmp_path
+
+
+def build_second(folder: Path, *extra: str) -> int:
+    return main(["build", "--config", str(folder / "second.toml"), "--out", str(folder / "site"), "--jobs", "1",
+                 *extra])
+
+
+# --------------------------------------------------------------------------- unwritable folders
+
+
+@contextmanager
+def read_only(folder: Path):
+    """Make ``folder`` unwritable, even for root (chattr +i), and writable again afterwards."""
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(mode)
+        return
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("running as root without chattr +i: no way to make a folder read-only")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("where", ["site folder", "new folder under it", "cache", "cache media"])
+def test_an_unwritable_output_is_refused_before_training_in_one_line(built, capsys, where):
+    before = snapshot(built / "site")
+    capsys.readouterr()
+    locked = {"site folder": built, "new folder under it": built, "cache": built / CACHE_DIR,
+              "cache media": built / CACHE_DIR / "media"}[where]
+    out = built / "new" / "site" if where == "new folder under it" else built / "site"
+    with read_only(locked):
+        code = main(["build", "--config", str(built / "second.toml"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.splitlines()) == 1, err  # no training, no traceback: the check comes first
+    assert err.startswith("reportgen: error: ") and f"cannot write in {locked}: " in err
+    assert snapshot(built / "site") == before and leftovers(built) == []
+
+
+# --------------------------------------------------------------------------- a full disk
+
+
+def no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a failed write() raises it: no file name
+
+
+@pytest.mark.parametrize("stage", ["training", "rendering", "writing pages"])
+def test_a_full_disk_stops_the_build_in_one_line_and_keeps_the_old_site(built, capsys, monkeypatch, stage):
+    from reportgen import encode, runstore, site
+
+    if stage == "training":
+        def half_written(path, arrays):
+            path.write_bytes(b"PK\x03\x04 the disk filled up here")
+            no_space()
+        monkeypatch.setattr(runstore, "write_npz", half_written)
+        where = built / CACHE_DIR / "train"
+    elif stage == "rendering":
+        monkeypatch.setattr(encode.GifStream, "add", no_space)
+        where = built / CACHE_DIR / "media"
+    else:
+        monkeypatch.setattr(site, "write_json", no_space)
+        where = built / "site"
+    before = snapshot(built / "site")
+    capsys.readouterr()
+    assert build_second(built, "-q") == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(f"reportgen: error: {where}") and err.rstrip().endswith(": No space left on device")
+    assert snapshot(built / "site") == before
+    assert leftovers(built) == [] and not list((built / CACHE_DIR).rglob("runs.npz.tmp"))
+    assert all((entry / "meta.json").exists() for entry in (built / CACHE_DIR / "train").iterdir())
+
+
+def test_verbose_shows_the_traceback_of_a_failed_write(built, capsys, monkeypatch):
+    from reportgen import site
+
+    monkeypatch.setattr(site, "write_json", no_space)
+    assert build_second(built, "-v") == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "no_space" in err
+    assert err.splitlines()[-1].endswith(": No space left on device")
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def start_build(config: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "reportgen", "build", "--config", str(config), "--out", str(out), "--jobs", "2", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def wait_for(predicate, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_second_build_on_the_same_out_waits_then_finishes_a_whole_site(built):
+    (built / "long.toml").write_text(LONG)
+    lock = built / ".reportgen.lock"
+    first = start_build(built / "long.toml", built / "site")
+    second = None
+    try:
+        # Freeze the first build while it holds the lock, so that the second one surely meets it.
+        wait_for(lambda: first.poll() is not None or (lock.exists() and lock.read_text().strip() == str(first.pid)))
+        assert first.poll() is None, first.communicate()
+        os.kill(first.pid, signal.SIGSTOP)
+        second = start_build(built / "second.toml", built / "site")
+        line = second.stderr.readline()
+        assert "waiting for another build" in line and f"(pid {first.pid})" in line, line
+        os.kill(first.pid, signal.SIGCONT)
+        assert first.wait(timeout=300) == 0, first.stderr.read()
+        assert second.wait(timeout=300) == 0, second.stderr.read()
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    # The site is the second build's, whole: its runs, its media, nothing of the first.
+    document = json.loads((built / "site" / "results.json").read_text())
+    assert document["config"]["title"] == "second"
+    media = {p.name for p in (built / "site" / "media").iterdir()}
+    assert media == {f"{run['id']}.{ext}" for run in document["runs"] for ext in ("gif", "poster.png")}
+    assert leftovers(built) == []
+
+
+def process_table() -> dict[int, tuple[int, str]]:
+    """Return pid -> (parent pid, state) of every process."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        state, ppid = text[text.rindex(")") + 2:].split()[:2]
+        table[int(stat.parent.name)] = (int(ppid), state)
+    return table
+
+
+def descendants(pid: int) -> set[int]:
+    table = process_table()
+    found, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        children = {p for p, (ppid, _) in table.items() if ppid == parent}
+        todo += children - found
+        found |= children
+    return found
+
+
+def alive(pid: int) -> bool:
+    state = process_table().get(pid)
+    return state is not None and state[1] not in "ZX"  # a zombie is dead, waiting for init to reap it
+
+
+def command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_render_workers_and_their_ffmpeg_die_with_a_killed_build(tmp_path):
+    (tmp_path / "long.toml").write_text(LONG)
+    proc = start_build(tmp_path / "long.toml", tmp_path / "site")
+    try:
+        def encoding() -> bool:
+            family = descendants(proc.pid)
+            return proc.poll() is not None or (len([p for p in family if "ffmpeg" in command(p)]) == 2)
+        wait_for(encoding)
+        assert proc.poll() is None, proc.communicate()
+        family = descendants(proc.pid)
+        workers = [p for p in family if "multiprocessing" in command(p) and "resource_tracker" not in command(p)]
+        assert len(workers) == 2 and len([p for p in family if "ffmpeg" in command(p)]) == 2, \
+            [command(p) for p in family]
+        os.kill(proc.pid, signal.SIGKILL)  # as the OOM killer does: only the build process, nothing can clean up
+        proc.wait()
+        deadline = time.monotonic() + 5
+        while any(alive(p) for p in family) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [command(p) for p in family if alive(p)] == []
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the session: never leak a process
+        except ProcessLookupError:
+            pass
