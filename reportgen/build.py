@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -113,6 +114,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         stops = {r.id: explain_stop(r, settle_of(r, config.render)) for r in results}
         theory = theory_of(results, config.defaults.to_dict())
         command = rebuild_command(options)
+        config_name = portable(options.config_path) if options.config_path is not None else config.source
         compiled = cache.enabled  # keep compiled templates (in Jinja2's own per-user folder)
         # The language switch of a multi-language build names every language: their fonts must draw it.
         names = " ".join(languages.LANGUAGES[lang] for lang in langs) if len(langs) > 1 else ""
@@ -121,7 +123,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
             with progress.stage(f"drawing figures ({lang})"):
                 figures = draw_figures(translated[lang], results, evidence, lang, translations(lang), cache)
             view = page_view(translated[lang], lang, langs, results, media, stops, theory, figures, evidence,
-                             command, cache)
+                             command, config_name, cache)
             html = render_page(view, compiled)
             with progress.stage(f"fitting the web font ({lang})"):
                 font = page_font(html + names, cache)
@@ -245,16 +247,24 @@ def graph_evidence(results: Sequence[RunResult], cache: Cache) -> GraphEvidence 
 
 
 def rebuild_command(options: BuildOptions) -> str:
-    """Return the command that rebuilds this site."""
+    """Return the command that rebuilds this site, naming no folder of this machine."""
     parts = ["reportgen build"]
     if options.config_path is not None:
-        parts.append(f"--config {options.config_path}")
+        parts.append(f"--config {shlex.quote(portable(options.config_path))}")
     if options.out != DEFAULT_OUT:
-        parts.append(f"--out {options.out}")
+        parts.append(f"--out {shlex.quote(portable(options.out))}")
     if options.lang is not None:
-        parts.append(f"--lang {options.lang}")
+        parts.append(f"--lang {shlex.quote(options.lang)}")
     if options.single_file is not None:
-        parts.append(f"--single-file {options.single_file}")
+        parts.append(f"--single-file {shlex.quote(portable(options.single_file))}")
     if options.pdf is not None:
-        parts.append(f"--pdf {options.pdf}")
+        parts.append(f"--pdf {shlex.quote(portable(options.pdf))}")
     return " ".join(parts)
+
+
+def portable(path: Path) -> str:
+    """Name ``path`` for a published page: relative to the current folder when inside it, else by its name alone."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().name

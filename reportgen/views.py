@@ -94,14 +94,15 @@ class PageView:
     course_html: str  # the course's loop, one run at a time, highlighted
     loop_html: str  # the batched training loop, highlighted
     config_html: str  # the config, highlighted
-    command: str
+    command: str  # the command that rebuilds the site, with no absolute path in it
+    config_name: str  # where the config came from, as the page names it (no absolute path either)
     versions: Mapping[str, str]
     built: str
 
 
 def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequence[RunResult],
               media: Mapping[tuple[str, str], RunMedia], stops: Mapping[str, StopExplanation],
-              theory: Theory, figures: Figures, evidence: GraphEvidence | None, command: str,
+              theory: Theory, figures: Figures, evidence: GraphEvidence | None, command: str, config_name: str,
               cache: Cache) -> PageView:
     """Gather one language's page from the stages' outputs."""
     sweeps = []
@@ -133,6 +134,7 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
         loop_html=code_listing(function_source("train.py", "train_grid"), "python", cache),
         config_html=code_listing(config.text, "toml", cache),
         command=command,
+        config_name=config_name,
         versions=versions(),
         built=build_time(),
     )

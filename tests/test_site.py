@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,26 @@ def test_titles_are_escaped_and_no_nan_reaches_the_page(two_builds):
         prose = re.sub(r'<details class="code">.*?</details>', " ", html, flags=re.S)  # source listings may say NaN
         text = re.sub(r"<[^>]+>", " ", prose)
         assert not re.search(r"\b(nan|inf)\b", text, re.I)
+
+
+def test_the_published_site_names_no_folder_of_the_machine_that_built_it(tiny):
+    assert "reportgen build --config project.toml --out site" in tiny.html
+    assert "(project.toml)" in tiny.html
+    for path in tiny.site.rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".json", ".svg", ".css"):
+            text = path.read_text("utf-8")
+            assert str(tiny.root) not in text and str(Path.cwd()) not in text, path
+
+
+@pytest.mark.parametrize("config, out, expected", [
+    ("configs/mine.toml", "public", "reportgen build --config configs/mine.toml --out public"),
+    ("{cwd}/configs/mine.toml", "{cwd}/public", "reportgen build --config configs/mine.toml --out public"),
+    ("/elsewhere/my config.toml", "/srv/www/site", "reportgen build --config 'my config.toml' --out site"),
+    ("../up.toml", "outputs/site", "reportgen build --config up.toml"),
+])
+def test_the_rebuild_command_is_relative_or_names_files_alone(tmp_path, monkeypatch, config, out, expected):
+    from reportgen.build import rebuild_command
+
+    monkeypatch.chdir(tmp_path)
+    options = BuildOptions(config_path=Path(config.format(cwd=tmp_path)), out=Path(out.format(cwd=tmp_path)))
+    assert rebuild_command(options) == expected
