@@ -18,6 +18,7 @@ from .cache import Cache, content_key
 from .config import Config
 from .dag import Graph
 from .evidence import GraphEvidence
+from .fonts import warn_undrawable
 from .i18n import N_, Translations
 from .results import RunResult
 
@@ -73,17 +74,21 @@ class Figures:
 def draw_figures(config: Config, results: Sequence[RunResult], evidence: GraphEvidence | None, lang: str,
                  tr: Translations, cache: Cache) -> Figures:
     """Draw (or load) every figure of the page in ``lang``; ``config`` is already in that language."""
+    def plots():
+        warn_undrawable(s.title for s in config.sweeps)  # before the first figure is drawn, for all of them
+        return _plots()
+
     overlays, heatmaps = {}, {}
     for sweep in config.sweeps:
         runs = [r for r in results if r.spec.sweep == sweep.name]
         params = [r.spec.params.to_dict() for r in runs]
         if runs and len(runs) <= OVERLAY_LIMIT:
             overlays[sweep.name] = _cached(cache, f"loss-{sweep.name}.svg", [lang, sweep.title, params],
-                                           lambda: _plots().loss_overlay_svg(sweep.title, runs, tr))
+                                           lambda: plots().loss_overlay_svg(sweep.title, runs, tr))
         if runs and len(sweep.vary) == 2:
             keys = tuple(sweep.vary)
             heatmaps[sweep.name] = _cached(cache, f"heatmap-{sweep.name}.svg", [lang, sweep.title, keys, params],
-                                           lambda: _plots().heatmap_svg(sweep.title, keys, runs, tr))
+                                           lambda: plots().heatmap_svg(sweep.title, keys, runs, tr))
     autograd = forward = None
     if evidence is not None:
         autograd = _graph_figure(cache, "autograd-graph.svg", evidence.autograd, AUTOGRAD_TITLE, AUTOGRAD_CAPTION, tr)

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .fonts import families, needs_cjk  # noqa: E402
+from .fonts import drawable, families, needs_cjk  # noqa: E402
 from .explain import modes_of  # noqa: E402
 from .formatting import num, param, run_label  # noqa: E402
 from .frames import FLOOR_COLOR, THRESHOLD_COLOR  # noqa: E402
@@ -39,6 +39,7 @@ def loss_overlay_svg(title: str, results: Sequence[RunResult], tr: Translations)
     """Draw every run's loss curve of a sweep on one log axis, with thresholds and floors."""
     words = {"threshold": tr.gettext("threshold %(value)s"), "floor": tr.gettext("floor %(value)s"),
              "iteration": tr.gettext("iteration"), "loss": tr.gettext("loss (log scale)")}
+    title = drawable(title)
     with fonts_for(title, *words.values()):
         return _loss_overlay_svg(title, results, words)
 
@@ -88,6 +89,7 @@ def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult],
     words = {"colorbar": tr.gettext("iterations to stop"), "bound": tr.gettext("stability bound 2/λmax"),
              "floor": tr.gettext("loss floor"), "budget": tr.gettext("budget exhausted"),
              "diverged": tr.gettext("diverged")}
+    title = drawable(title)
     with fonts_for(title, *words.values()):
         return _heatmap_svg(title, keys, results, words)
 

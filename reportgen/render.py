@@ -22,6 +22,7 @@ from .cache import Cache, content_key
 from .config import Config
 from .executors import die_with_parent, make_executor
 from .filmstrip import Filmstrip, draw_filmstrip, write_filmstrip
+from .fonts import drawable, warn_undrawable
 from .formatting import run_label
 from .i18n import translations
 from .progress import Progress
@@ -141,7 +142,7 @@ def run_title(config: Config, result: RunResult, lang: str) -> str:
 
 def make_task(config: Config, result: RunResult, formats: tuple[str, ...], cache: Cache, lang: str) -> RenderTask:
     """Describe the rendering of one run in ``lang``, keyed by everything that shapes its pixels."""
-    job = frame_job(result, config.render, run_title(config, result, lang), frame_labels(translations(lang)))
+    job = frame_job(result, config.render, drawable(run_title(config, result, lang)), frame_labels(translations(lang)))
     return RenderTask(media_key(config, result, formats, lang), job, formats, config.render.dpi, str(cache.root))
 
 
@@ -219,6 +220,7 @@ def render_media(
     missing = [make_task(configs[lang], r, formats, cache, lang)
                for lang in configs for r in animated if keys[(lang, r.id)] not in outcomes]
     if missing:
+        warn_undrawable(s.title for config in configs.values() for s in config.sweeps)
         cache.remove_stale()
         jobs = jobs or default_jobs()
         label = f"rendering {len(missing)} animations ({jobs} jobs, {executor})"

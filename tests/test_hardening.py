@@ -227,3 +227,46 @@ def test_killed_builds_keep_the_old_site_and_the_next_build_completes(tmp_path):
     assert match and int(match.group(2)) == finished and int(match.group(1)) == 8 - finished > 0
     assert len(list((out / "media").glob("*.gif"))) == 8
     assert not list(tmp_path.glob(".site.building-*")) and not list((cache / "media").glob(".*.tmp"))
+
+
+# --------------------------------------------------------------------------- characters no font has
+
+EMOJI = """
+title = "Emoji 📉 report"
+[defaults]
+max_iters = 40
+[[sweep]]
+name = "s"
+title = "Slopes 🚀 and 👍🏽, é ✓ 梯度"
+vary = { slope = [1.0, 2.0] }
+[[sweep]]
+name = "g"
+title = "Grid 🐢"
+vary = { slope = [1.0, 2.0], lr = [0.01, 0.02] }
+[render]
+dpi = 40
+formats = ["gif"]
+"""
+
+
+def test_emoji_are_drawn_as_boxes_with_one_warning_and_no_matplotlib_noise(tmp_path):
+    (tmp_path / "e.toml").write_text(EMOJI)
+    proc = subprocess.run([sys.executable, "-m", "reportgen", "build", "--config", str(tmp_path / "e.toml"),
+                           "--out", str(tmp_path / "site"), "--jobs", "2", "-q"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "always"})
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stderr.splitlines()  # from the workers and the figures alike, nothing else
+    assert line.startswith("reportgen: the animations and figures have no font for some characters of the config")
+    assert "draw □ for 🐢 (U+1F422), 👍 (U+1F44D), 🚀 (U+1F680) and leave out 🏽 (U+1F3FD)" in line
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "Slopes 🚀 and 👍🏽, é ✓ 梯度" in html and "Grid 🐢" in html  # the page keeps them
+    figures = "".join(p.read_text() for p in (tmp_path / "site" / "figures").glob("*.svg"))
+    assert "🚀" not in figures and "🐢" not in figures
+
+
+@pytest.mark.parametrize("text, drawn", [("a🚀b", "a□b"), ("👍🏽", "□"), ("é ✓ λ 梯度", "é ✓ λ 梯度"),
+                                         ("flag 🇫🇷", "flag □□"), ("e\u0301", "e\u0301")])
+def test_what_the_figures_draw_of_a_text(text, drawn):
+    from reportgen.fonts import drawable
+
+    assert drawable(text) == drawn
