@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .animation import FIGSIZE
+from .animation import FIGSIZE, FINAL_HOLD, GIF_BUDGET
 from .config import Config, Limits, options_of
 from .exceptions import ConfigError
 from .figures import OVERLAY_LIMIT
@@ -20,8 +20,8 @@ from .grid import RunSpec
 from .views import TABLE_LIMIT
 
 #: Memory of a build process before its grid costs anything: Python, torch, matplotlib, the evidence and figures
-#: (about 350 MB measured, plus a margin).
-BASE_MEMORY = 380e6
+#: (about 415 MB measured, plus a margin).
+BASE_MEMORY = 450e6
 #: Bytes per run and iteration of the longest run: loss, w and b in float32, and one transposed copy at a time.
 MEMORY_PER_ITERATION = 16
 #: Bytes per run and data point: the tensors of one training step.
@@ -31,14 +31,16 @@ MEMORY_PER_RUN = 12e3
 #: Bytes per loss value kept in results.json, while the document is made: a float object, its list slot, its text.
 MEMORY_PER_HISTORY_POINT = 64
 #: Bytes of results.json: the config, then per run its fields and per kept loss value its text.
-RESULTS_HEADER = 4e3
-RESULTS_PER_RUN = 1.2e3
+RESULTS_HEADER = 8e3
+RESULTS_PER_RUN = 1.6e3
 RESULTS_PER_POINT = 12
 RESULTS_PER_THINNED_POINT = 7  # the iteration of each value, when the history is thinned
-#: Bytes per pixel of a frame, by format: per frame drawn, and once per animation (the first frame, the poster).
-MEDIA_PER_FRAME = {"gif": 0.04, "mp4": 0.006}
-MEDIA_PER_RUN = {"gif": 0.08, "mp4": 0.1}
-POSTER = 0.15
+#: Bytes per pixel of a full frame: an MP4 once, then per frame drawn or held; the GIF preview per frame of it
+#: (its frames are half-size; the file is at most GIF_BUDGET); the PNG poster.
+MP4_PER_VIDEO = 0.2
+MP4_PER_FRAME = 0.003
+GIF_PER_FRAME = 0.025
+POSTER = 0.2
 #: Bytes of a page besides its media: markup, stylesheet and graphs; per figure (loss overlay, heatmap); per run
 #: in a table; per animated run.
 PAGE_BASE = 100e3
@@ -110,9 +112,11 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Es
     per_run = [math.ceil(s.params.max_iters / render.frame_every) + 1 for s in animated]
     frames = sum(per_run) * languages
     pixels = FIGSIZE[0] * FIGSIZE[1] * render.dpi ** 2
-    media = pixels * languages * sum(
-        n * sum(MEDIA_PER_FRAME[f] for f in render.formats) + sum(MEDIA_PER_RUN[f] for f in render.formats) + POSTER
-        for n in per_run)
+    hold = render.fps * FINAL_HOLD  # the last frame, held: at most a second at the fastest rate
+    mp4 = [(MP4_PER_VIDEO + (n + hold) * MP4_PER_FRAME) * pixels if "mp4" in render.formats else 0 for n in per_run]
+    gif = [min(min(render.gif_frames, s.params.max_iters) * GIF_PER_FRAME * pixels, GIF_BUDGET)
+           if "gif" in render.formats else 0 for s in animated]
+    media = languages * (sum(mp4) + sum(gif) + len(animated) * POSTER * pixels)
     sweeps = _sweep_shapes(specs)
     figures = sum((n <= OVERLAY_LIMIT) + (dims == 2) for n, dims in sweeps.values())
     tabled = sum(n for n, _ in sweeps.values() if n <= TABLE_LIMIT)

@@ -38,7 +38,7 @@ def test_a_runaway_config_is_refused_before_any_work_one_line_per_budget(tmp_pat
     memory = lines[0]
     assert memory.startswith(f"reportgen: error: {config}: limits.max_memory_mb: peak training memory estimated at up to ")
     assert "over the budget of 2,000 MB" in memory and "[limits] max_memory_mb" in memory and "--max-memory-mb" in memory
-    assert "25,000,500 frames, over the budget of 20,000 frames" in lines[1] and "--max-frames" in lines[1]
+    assert "500,000,500 frames, over the budget of 50,000 frames" in lines[1] and "--max-frames" in lines[1]
     assert not out.exists() and not (tmp_path / CACHE_DIR).exists()
 
 
