@@ -38,7 +38,7 @@ MEDIA = "media"
 TAG = "CACHEDIR.TAG"
 TAG_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n# reportgen's build cache: `reportgen clean` removes it.\n"
 #: What a cache folder holds: its entry kinds (and "templates", where older versions kept compiled ones), and records.
-CACHE_NAMES = {MEDIA, "train", "graphs", "figures", "listings", "templates", USAGE, TAG}
+CACHE_NAMES = {MEDIA, "train", "graphs", "figures", "listings", "fonts", "templates", USAGE, TAG}
 
 
 @functools.lru_cache(maxsize=1)

@@ -48,7 +48,7 @@ def test_no_pickle_in_the_package():
 
 def test_the_cache_holds_only_npz_json_and_media(tiny):
     suffixes = {p.suffix for p in tiny.cache.rglob("*") if p.is_file()}
-    assert suffixes <= {".npz", ".json", ".svg", ".html", ".gif", ".mp4", ".png", ".TAG"}, suffixes
+    assert suffixes <= {".npz", ".json", ".svg", ".html", ".gif", ".mp4", ".png", ".jpg", ".webp", ".woff2", ".TAG"}, suffixes
     npz = only_entry(tiny.cache, "train") / "runs.npz"
     with np.load(npz, allow_pickle=False) as arrays:  # would raise on an object array
         assert {arrays[name].dtype.kind for name in arrays.files} <= {"f", "i"}
