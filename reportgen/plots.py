@@ -189,7 +189,7 @@ def link_cells(svg: str, links: Sequence[CellLink]) -> str:
     def cell(match: re.Match) -> str:
         link = links[int(match.group(1))]
         name = html.escape(link.title)
-        return (f'<g id="cell-{match.group(1)}">{match.group(2)}<a xlink:href="{html.escape(link.href)}" class="cell" '
+        return (f'<g id="cell-{match.group(1)}">{match.group(2)}<a href="{html.escape(link.href)}" class="cell" '
                 f'tabindex="-1" aria-label="{name}"><title>{name}</title>')
 
     svg = re.sub(r'<g id="cell-(\d+)">(\s*)<a xlink:href="[^"]*" target="_blank">', cell, svg)
