@@ -185,6 +185,10 @@ def test_readable_at_phone_and_desktop_width(browser, site, server, width):
     headings = page.evaluate("[...document.querySelectorAll('h1,h2,h3,h4')].map(h => +h.tagName[1])")
     assert headings[0] == 1 and all(b - a <= 1 for a, b in zip(headings, headings[1:]))
     assert page.evaluate("[...document.images].every(i => i.alt)")
+    # Every picture and video has its real size (no layout shift); nothing plays by itself.
+    assert page.evaluate("[...document.querySelectorAll('img, video')].every(e => +e.getAttribute('width') > 0"
+                         " && +e.getAttribute('height') > 0)")
+    assert page.evaluate("[...document.querySelectorAll('video')].every(v => !v.autoplay && v.paused)")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"http-{width}.png"), full_page=True)
     assert problems == []
@@ -383,13 +387,17 @@ def test_the_explorer_works_without_javascript(browser, site):
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.dataset.pick") == "0-2"  # the group's checked value
     assert page.evaluate("getComputedStyle(document.activeElement.nextElementSibling).outlineStyle") == "solid"
+    # Who asked for less motion gets no transition.
+    label = "document.querySelector('#explore-slope label')"
+    assert page.evaluate(f"getComputedStyle({label}).transitionDuration") != "0s"
+    page.emulate_media(reduced_motion="reduce")
+    assert page.evaluate(f"getComputedStyle({label}).transitionDuration") == "0s"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#explore-slope-lr").screenshot(path=str(SHOTS / "explorer-nojs-1280.png"))
     assert problems == []
     context.close()
 
 
-<<<<<<< HEAD
 NO_CJK_FONTS = """<?xml version="1.0"?>
 <!DOCTYPE fontconfig SYSTEM "fonts.dtd">
 <fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>{cache}</cachedir></fontconfig>
@@ -439,7 +447,8 @@ def test_chinese_page_needs_no_system_font(browser, portable, tmp_path):
 ALL_TEXT = """() => document.body.innerText + ' ' + document.title + ' ' +
     [...document.querySelectorAll('[alt], [aria-label]')]
         .map(e => (e.getAttribute('alt') || '') + ' ' + (e.getAttribute('aria-label') || '')).join(' ')"""
-=======
+
+
 def test_a_permalink_and_a_heatmap_cell_open_their_run(browser, site):
     url = (site / "index.html").as_uri()
     context, page, problems, _ = open_page(browser, url + "#run-learning-rate__lr-0.059", ("file://", "data:"),
@@ -493,7 +502,7 @@ def test_every_caption_track_parses_and_names_how_its_run_ends(browser, site, se
 @pytest.mark.parametrize("lang, width", [("en", 1280), ("en", 375), ("zh-CN", 1280)])
 def test_axe_finds_no_serious_or_critical_violation(browser, both, lang, width):
     """axe-core needs JavaScript: it runs in a context of its own that lets Playwright inject it."""
-    axe = pytest.importorskip("axe_playwright_python.sync_playwright")
+    from axe_playwright_python import sync_playwright as axe  # the test extra installs it: never skipped
     context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = context.new_page()
     page.goto((both / lang / "index.html").as_uri(), wait_until="load")
@@ -507,4 +516,3 @@ def test_axe_finds_no_serious_or_critical_violation(browser, both, lang, width):
     results = axe.Axe().run(page, context={"include": [['[id="run-slope__slope-5"]']]})
     assert [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")] == []
     context.close()
->>>>>>> b269e73 (zh-CN for the explorer and captions; tests: the explorer, permalinks and heatmap links without JavaScript, caption tracks, axe-core on both languages; golden text)
