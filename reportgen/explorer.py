@@ -44,6 +44,11 @@ class Group:
     choices: tuple[Choice, ...]
 
 
+def explorable(runs: Sequence[object]) -> bool:
+    """True when a sweep of these runs gets an explorer: every run a card in the page."""
+    return 0 < len(runs) <= EXPLORER_LIMIT
+
+
 def course_run(runs: Sequence[RunResult]) -> RunResult:
     """Return the run a sweep shows first: the course's own where the sweep holds it, else its first."""
     return next((r for r in runs if all(COURSE.get(k) == v for k, v in r.spec.varied.items())), runs[0])

@@ -19,7 +19,7 @@ from .cache import Cache, content_key
 from .config import Config
 from .dag import Graph
 from .evidence import GraphEvidence
-from .explorer import EXPLORER_LIMIT, course_run, picks, radio_groups
+from .explorer import course_run, explorable, picks, radio_groups
 from .formatting import run_label
 from .i18n import N_, Translations
 from .loss_chart import loss_chart_svg
@@ -102,7 +102,7 @@ def draw_figures(config: Config, results: Sequence[RunResult], evidence: GraphEv
     for sweep in config.sweeps:
         runs = [r for r in results if r.spec.sweep == sweep.name]
         params = [r.spec.params.to_dict() for r in runs]
-        explored = len(runs) <= EXPLORER_LIMIT
+        explored = explorable(runs)
         if runs and len(runs) <= OVERLAY_LIMIT:
             overlays[sweep.name] = _cached(cache, f"loss-{sweep.name}.svg", [lang, sweep.title, params],
                                            lambda: _plots().loss_overlay_svg(sweep.title, runs, tr))

@@ -21,7 +21,7 @@ from .config import Config, Params, Sweep
 from .evidence import GraphEvidence
 from .explain import (ClosedForm, LrProducts, ModeRow, SharedData, StopExplanation, StudentAnswer, SweepFindings, Theory,
                       mode_rows, shared_data, sweep_findings)
-from .explorer import EXPLORER_LIMIT, Group, course_run, explorer_css, picks, radio_groups
+from .explorer import Group, course_run, explorable, explorer_css, picks, radio_groups
 from .cache import Cache
 from .figures import Figure, Figures, code_listing
 from .formatting import run_label
@@ -82,7 +82,7 @@ class SweepView:
     @property
     def explored(self) -> bool:
         """True when the sweep gets an explorer; a larger one keeps its heatmap and its animated runs' cards."""
-        return len(self.runs) <= EXPLORER_LIMIT
+        return explorable(self.runs)
 
     def anchor(self, run_id: str) -> str | None:
         """Return where the page shows a run: its card (#run-<id>), or nowhere (None)."""
@@ -124,7 +124,7 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
     for sweep in config.sweeps:
         runs = [r for r in results if r.spec.sweep == sweep.name]
         first = course_run(runs) if runs else None
-        explored = len(runs) <= EXPLORER_LIMIT
+        explored = explorable(runs)
         groups = radio_groups(sweep.name, runs, first) if first and explored else ()
         views = []
         for r in runs:

@@ -6,10 +6,11 @@ import re
 from collections import Counter
 
 from reportgen.animation import FINAL_HOLD
+from reportgen.build import BuildOptions, build
 from reportgen.captions import run_captions, timestamp
 from reportgen.config import load_config
 from reportgen.explain import explain_stop
-from reportgen.explorer import course_run, explorer_css, radio_groups
+from reportgen.explorer import EXPLORER_LIMIT, course_run, explorer_css, radio_groups
 from reportgen.i18n import translations
 
 CUE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) --> (\d\d:\d\d:\d\d\.\d{3})\n(.+)$", re.M)
@@ -115,3 +116,32 @@ def test_a_caption_starts_when_the_video_shows_its_iteration(default_runs):
         assert timestamp(cue.start) == timestamp(row.t / max(fps, 5))
     assert words.rows[-1].text.startswith(f"第 {run.trajectory.stop_iteration} 次迭代：损失 ")
     assert words.webvtt().count(" --> ") == len(words.cues)
+
+
+BIG = """
+title = "Big"
+[defaults]
+max_iters = 40
+[[sweep]]
+name = "big"
+vary = {{ slope = [{slopes}], lr = [{lrs}] }}
+[render]
+formats = []
+"""
+
+
+def test_a_sweep_too_large_for_an_explorer_keeps_its_heatmap_image(tmp_path):
+    slopes = ", ".join(str(1.0 + i / 4) for i in range(21))
+    lrs = ", ".join(str(0.002 * (i + 1)) for i in range(20))
+    (tmp_path / "big.toml").write_text(BIG.format(slopes=slopes, lrs=lrs))
+    report = build(BuildOptions(config_path=tmp_path / "big.toml", out=tmp_path / "site", jobs=1))
+    assert len(report.results) == 420 > EXPLORER_LIMIT
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert 'class="explorer"' not in html and 'type="radio"' not in html
+    assert '<img src="figures/heatmap-big.svg"' in html and 'class="cell"' not in html
+    svg = (tmp_path / "site" / "figures" / "heatmap-big.svg").read_text()
+    assert "<a " not in svg and 'url(#h' in svg  # no links, and the statuses are hatched
+    # Only its animated runs (the corners) have a card, a permalink and a loss curve.
+    corners = {r.id for r in report.results if r.spec.animate}
+    assert len(corners) == 4 and set(re.findall(r'<article class="run" id="run-([^"]+)"', html)) == corners
+    assert {p.name for p in (tmp_path / "site" / "figures").glob("curve-*")} == {f"curve-{c}.svg" for c in corners}
