@@ -46,6 +46,16 @@ MIN_FPS = 5
 DIVERGED_VIEW_STEPS = 6
 #: Largest GIF preview, in bytes; a bigger one is written again with half its frames.
 GIF_BUDGET = 1_500_000
+#: The colours of a run's views, shared by the frames, the sweep plots and the loss charts of the page.
+FIT_COLOR = "#c62828"
+POINT_COLOR = "#1f5fa8"
+TRUE_COLOR = "0.35"
+LOSS_COLOR = "#1f5fa8"
+PATH_COLOR = "#c62828"
+THRESHOLD_COLOR = "#d35400"
+FLOOR_COLOR = "#2e7d32"
+EIGEN_COLOR = "#6a3d9a"
+CONTOUR_COLOR = "0.62"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ MB = 1024 * 1024
 #: How the bundled page refers to the build's other files: relative src, poster and href values.
 _URL = re.compile(r'\b(src|poster|href)="(?![a-z][a-z0-9+.-]*:|#)([^"]*)"')
 MIME = {".mp4": "video/mp4", ".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif",
-        ".woff2": "font/woff2", ".json": "application/json", ".css": "text/css"}
+        ".woff2": "font/woff2", ".json": "application/json", ".css": "text/css", ".vtt": "text/vtt"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Bundle:
 def kind(url: str) -> str:
     """Return what an embedded file is, as the size refusal names it."""
     for suffix, name in ((".mp4", "videos"), (".filmstrip.png", "filmstrips"), (".poster.png", "posters"),
-                         (".svg", "figures"), (".woff2", "font")):
+                         (".svg", "figures"), (".woff2", "font"), (".vtt", "captions")):
         if url.endswith(suffix):
             return name
     return url

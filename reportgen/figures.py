@@ -8,6 +8,7 @@ reads the SVG text back and never imports matplotlib.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -18,9 +19,13 @@ from .cache import Cache, content_key
 from .config import Config
 from .dag import Graph
 from .evidence import GraphEvidence
+from .explorer import course_run, explorable, picks, radio_groups
 from .fonts import warn_undrawable
+from .formatting import run_label
 from .i18n import N_, Translations
+from .loss_chart import loss_chart_svg
 from .results import RunResult
+from .trajectory import Status
 
 #: A sweep of more runs than this gets no overlay of loss curves (they would be unreadable).
 OVERLAY_LIMIT = 12
@@ -30,6 +35,10 @@ AUTOGRAD_CAPTION = N_("autograd graph: grad_fn nodes, arrows follow next_functio
 FORWARD_TITLE = N_("Data-flow graph of the course loss")
 FORWARD_CAPTION = N_("data view: tensors are nodes, operations label the arrows")
 LEAF = N_("leaf")
+#: What a heatmap cell's link says about its run.
+CELL_TITLES = {Status.STOPPED: N_("%(label)s: stopped at iteration %(t)s"),
+               Status.DIVERGED: N_("%(label)s: diverged at iteration %(t)s"),
+               Status.BUDGET_EXHAUSTED: N_("%(label)s: budget exhausted after %(t)s iterations")}
 
 #: How code listings are highlighted (their colours go into the stylesheet).
 CODE_STYLE = HtmlFormatter(cssclass="highlight")
@@ -41,11 +50,16 @@ class Figure:
 
     name: str  # its file name under figures/
     svg: str
+    inline: bool = False  # the page holds it (its links work only there), not a file
 
     @property
     def url(self) -> str:
         """Where the page finds it, relative to the site root."""
         return f"figures/{self.name}"
+
+    def markup(self, label: str) -> str:
+        """Return the SVG to place inside the page, named ``label`` for assistive technology."""
+        return inline_svg(self.svg, self.name.removesuffix(".svg"), self.size, label)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -64,11 +78,22 @@ class Figures:
     heatmaps: Mapping[str, Figure]  # by sweep name, for the sweeps that vary two parameters
     autograd: Figure | None
     forward: Figure | None
+    charts: Mapping[str, Figure]  # by run id: the run's loss curve among its sweep's, for the runs with a card
 
     def all(self) -> list[Figure]:
-        """Return every figure, to write."""
+        """Return every figure to write as a file."""
         graphs = [f for f in (self.autograd, self.forward) if f is not None]
-        return [*self.overlays.values(), *self.heatmaps.values(), *graphs]
+        figures = [*self.overlays.values(), *self.heatmaps.values(), *graphs, *self.charts.values()]
+        return [f for f in figures if not f.inline]
+
+
+@dataclass(frozen=True)
+class CellLink:
+    """Where a heatmap cell leads, what it says, and the explorer picks of its run."""
+
+    href: str
+    title: str
+    pick: str
 
 
 def draw_figures(config: Config, results: Sequence[RunResult], evidence: GraphEvidence | None, lang: str,
@@ -78,22 +103,64 @@ def draw_figures(config: Config, results: Sequence[RunResult], evidence: GraphEv
         warn_undrawable(s.title for s in config.sweeps)  # before the first figure is drawn, for all of them
         return _plots()
 
-    overlays, heatmaps = {}, {}
+    overlays, heatmaps, charts = {}, {}, {}
     for sweep in config.sweeps:
         runs = [r for r in results if r.spec.sweep == sweep.name]
         params = [r.spec.params.to_dict() for r in runs]
+        explored = explorable(runs)
         if runs and len(runs) <= OVERLAY_LIMIT:
             overlays[sweep.name] = _cached(cache, f"loss-{sweep.name}.svg", [lang, sweep.title, params],
                                            lambda: plots().loss_overlay_svg(sweep.title, runs, tr))
         if runs and len(sweep.vary) == 2:
             keys = tuple(sweep.vary)
-            heatmaps[sweep.name] = _cached(cache, f"heatmap-{sweep.name}.svg", [lang, sweep.title, keys, params],
-                                           lambda: plots().heatmap_svg(sweep.title, keys, runs, tr))
+            links = cell_links(sweep.name, runs, tr) if explored else []
+            payload = [lang, sweep.title, keys, params, [list(vars(link).values()) for link in links]]
+            figure = _cached(cache, f"heatmap-{sweep.name}.svg", payload,
+                             lambda: plots().heatmap_svg(sweep.title, keys, runs, tr, links))
+            heatmaps[sweep.name] = Figure(figure.name, figure.svg, inline=explored)
+        # The loss curve of each run with a card: every run of an explorer, the animated ones of a larger sweep.
+        shown = [r for r in runs if r.spec.animate] if not explored else runs
+        others = runs if len(runs) <= OVERLAY_LIMIT else []
+        for r in shown:
+            charts[r.id] = Figure(f"curve-{r.id}.svg", loss_chart_svg(r, [o for o in others if o is not r]))
     autograd = forward = None
     if evidence is not None:
         autograd = _graph_figure(cache, "autograd-graph.svg", evidence.autograd, AUTOGRAD_TITLE, AUTOGRAD_CAPTION, tr)
         forward = _graph_figure(cache, "forward-graph.svg", evidence.forward, FORWARD_TITLE, FORWARD_CAPTION, tr)
-    return Figures(overlays, heatmaps, autograd, forward)
+    return Figures(overlays, heatmaps, autograd, forward, charts)
+
+
+def cell_links(sweep: str, runs: Sequence[RunResult], tr: Translations) -> list[CellLink]:
+    """Return each run's heatmap cell link: to its card, titled with its values and how it ended."""
+    groups = radio_groups(sweep, runs, course_run(runs))
+    links = []
+    for r in runs:
+        t = r.trajectory
+        end = {Status.STOPPED: t.stop_iteration, Status.DIVERGED: t.diverged_at}.get(t.status, t.iterations_run)
+        title = tr.gettext(CELL_TITLES[t.status]) % {"label": run_label(r.spec.varied), "t": end}
+        links.append(CellLink(f"#run-{r.id}", title, picks(r, groups)))
+    return links
+
+
+def inline_svg(svg: str, prefix: str, size: tuple[int, int], label: str) -> str:
+    """Return a matplotlib SVG ready to sit in the page, under its CSP: no style, ids made unique by ``prefix``.
+
+    The page allows no inline style, so each ``style`` becomes presentation attributes, and the
+    stylesheet's defaults go on the root, where the elements inherit them.
+    """
+    body = re.sub(r"\s*<(metadata|style)\b.*?</\1>", "", svg[svg.index(">", svg.index("<svg")) + 1:], flags=re.S)
+    ids = set(re.findall(r'\bid="([^"]+)"', body))
+    body = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', body)
+    body = re.sub(r'(xlink:href="#|url\(#)([^")]+)',
+                  lambda m: m.group(1) + (f"{prefix}-{m.group(2)}" if m.group(2) in ids else m.group(2)), body)
+    body = re.sub(r'\sstyle="([^"]*)"', lambda m: "".join(
+        f' {k.strip()}="{v.strip()}"' for k, v in (d.split(":", 1) for d in m.group(1).split(";") if ":" in d)), body)
+    view_box = re.search(r'viewBox="([^"]+)"', svg[: svg.index(">", svg.index("<svg"))])
+    width, height = size
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{width}" '
+            f'height="{height}" viewBox="{view_box.group(1) if view_box else f"0 0 {width} {height}"}" '
+            f'stroke-linejoin="round" stroke-linecap="butt" role="group" aria-label="{html.escape(label)}">'
+            f"{body}")
 
 
 def code_listing(source: str, language: str, cache: Cache) -> str:

@@ -58,3 +58,11 @@ def fixed(value: float, decimals: int = 4, overflow: str = MISSING) -> str:
 def run_label(varied: Mapping[str, Any]) -> str:
     """Name a run by what its sweep varies, as a reader says it: "slope = 5, lr = 0.057"."""
     return ", ".join(f"{key} = {param(value)}" for key, value in varied.items())
+
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(value: float) -> str:
+    """Write a power of ten as a reader does: 1e6 -> 10⁶, 0.01 -> 10⁻²."""
+    return "10" + str(round(math.log10(value))).translate(SUPERSCRIPTS)

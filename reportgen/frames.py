@@ -26,22 +26,12 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .animation import (  # noqa: E402
-    FIGSIZE, FIT_PANEL, FONT_PT, LOSS_PANEL, STATE, STATE_Y, SURFACE_GRID, SURFACE_PANEL, FrameJob, FramePlan, plan,
+    CONTOUR_COLOR, EIGEN_COLOR, FIGSIZE, FIT_COLOR, FIT_PANEL, FLOOR_COLOR, FONT_PT, LOSS_COLOR, LOSS_PANEL, PATH_COLOR,
+    POINT_COLOR, STATE, STATE_Y, SURFACE_GRID, SURFACE_PANEL, THRESHOLD_COLOR, TRUE_COLOR, FrameJob, FramePlan, plan,
 )
 from .fonts import families  # noqa: E402
 from .formatting import fixed, num, param  # noqa: E402
 from .trajectory import Status  # noqa: E402
-
-FIT_COLOR = "#c62828"
-POINT_COLOR = "#1f5fa8"
-TRUE_COLOR = "0.35"
-LOSS_COLOR = "#1f5fa8"
-PATH_COLOR = "#c62828"
-THRESHOLD_COLOR = "#d35400"
-FLOOR_COLOR = "#2e7d32"
-EIGEN_COLOR = "#6a3d9a"
-CONTOUR_COLOR = "0.62"
-
 
 class FrameRenderer:
     """One reusable figure that draws the frames of one run after another."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import matplotlib
 
@@ -17,10 +19,16 @@ from matplotlib.figure import Figure  # noqa: E402
 from .fonts import drawable, families, needs_cjk  # noqa: E402
 from .explain import modes_of  # noqa: E402
 from .formatting import num, param, run_label  # noqa: E402
-from .frames import FLOOR_COLOR, THRESHOLD_COLOR  # noqa: E402
+from .animation import FLOOR_COLOR, THRESHOLD_COLOR  # noqa: E402
 from .i18n import Translations  # noqa: E402
 from .results import RunResult, history_indices  # noqa: E402
 from .trajectory import Status  # noqa: E402
+
+if TYPE_CHECKING:
+    from .figures import CellLink
+
+#: Each status but "stopped" in its own colour and hatching (face, hatch, hatch colour): told apart without colour.
+STATUS_STYLE = {Status.BUDGET_EXHAUSTED: ("#c8c8c8", "//", "#4d4d4d"), Status.DIVERGED: ("#8b1a1a", "xx", "#f4c7c7")}
 
 #: A loss curve longer than this is drawn from this many evenly spaced values, its ends included: the figure is
 #: some 700 pixels wide, and a million-point curve would cost matplotlib about 60 bytes a point.
@@ -84,20 +92,26 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
     return buffer.getvalue()
 
 
-def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], tr: Translations) -> str:
-    """Draw a 2-D sweep as a heatmap of stop iterations, statuses told apart, bounds overlaid."""
+def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], tr: Translations,
+                links: Sequence[CellLink] = ()) -> str:
+    """Draw a 2-D sweep as a heatmap of stop iterations, statuses told apart, bounds overlaid.
+
+    ``links``: one per run, in order, to make each cell a link to its run with a title, and a ring
+    that the page shows around the selected cell.
+    """
     words = {"colorbar": tr.gettext("iterations to stop"), "bound": tr.gettext("stability bound 2/λmax"),
              "floor": tr.gettext("loss floor"), "budget": tr.gettext("budget exhausted"),
              "diverged": tr.gettext("diverged")}
     title = drawable(title)
     with fonts_for(title, *words.values()):
-        return _heatmap_svg(title, keys, results, words)
+        return _heatmap_svg(title, keys, results, words, links)
 
 
-def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], words: dict[str, str]) -> str:
+def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], words: dict[str, str],
+                 links: Sequence[CellLink]) -> str:
     from matplotlib import patheffects
     from matplotlib.colors import ListedColormap, LogNorm
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch, Rectangle
 
     row_key, col_key = keys
     rows = sorted({r.spec.varied[row_key] for r in results})
@@ -118,9 +132,19 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
     norm = LogNorm(vmin=max(1, finite.min()), vmax=max(2, finite.max())) if finite.size else None
     image = ax.imshow(np.ma.masked_invalid(stop), cmap="viridis", norm=norm, aspect="auto", origin="lower",
                       interpolation="nearest")
-    for code, color in ((1, "#c8c8c8"), (2, "#8b1a1a")):
+    for kind, (color, hatch, ink) in STATUS_STYLE.items():
+        code = codes[kind]
         layer = np.ma.masked_where(status != code, np.ones_like(stop))
         ax.imshow(layer, cmap=ListedColormap([color]), aspect="auto", origin="lower", interpolation="nearest")
+        for i, row in enumerate(status == code):  # one hatched box per stretch of a row
+            for start, end in stretches(row):
+                ax.add_patch(Rectangle((start - 0.5, i - 0.5), end - start, 1, fill=False, hatch=hatch,
+                                       edgecolor=ink, lw=0))
+    for n, (r, link) in enumerate(zip(results, links)):
+        i, j = rows.index(r.spec.varied[row_key]), cols.index(r.spec.varied[col_key])
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="none", gid=f"cell-{n}", url=link.href))
+        ax.add_patch(Rectangle((j - 0.44, i - 0.44), 0.88, 0.88, fill=False, edgecolor="white", lw=2.5, gid=f"ring-{n}",
+                               path_effects=[patheffects.withStroke(linewidth=5, foreground="black")]))
     if finite.size:
         fig.colorbar(image, ax=ax, label=words["colorbar"])
 
@@ -148,11 +172,34 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
     ax.set_xlabel(col_key)
     ax.set_ylabel(row_key)
     ax.set_title(title, fontsize=10)
-    handles = [Patch(color="#c8c8c8", label=words["budget"]), Patch(color="#8b1a1a", label=words["diverged"])]
+    handles = [Patch(facecolor=color, hatch=hatch, edgecolor=ink, lw=0, label=words[key])
+               for key, (color, hatch, ink) in zip(("budget", "diverged"), STATUS_STYLE.values())]
     handles += ax.get_legend_handles_labels()[0]
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "reportgen"})
-    return buffer.getvalue()
+    return link_cells(buffer.getvalue(), links)
+
+
+def stretches(row: np.ndarray) -> list[tuple[int, int]]:
+    """Return the [start, stop) index ranges where a row of booleans is True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(int), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def link_cells(svg: str, links: Sequence[CellLink]) -> str:
+    """Name each cell's link with its title, keep it in the page (no new window), and mark its ring with its picks.
+
+    A cell's link leaves the tab order: the explorer's radio groups reach every run by keyboard.
+    """
+    def cell(match: re.Match) -> str:
+        link = links[int(match.group(1))]
+        name = html.escape(link.title)
+        return (f'<g id="cell-{match.group(1)}">{match.group(2)}<a href="{html.escape(link.href)}" class="cell" '
+                f'tabindex="-1" aria-label="{name}"><title>{name}</title>')
+
+    svg = re.sub(r'<g id="cell-(\d+)">(\s*)<a xlink:href="[^"]*" target="_blank">', cell, svg)
+    return re.sub(r'<g id="ring-(\d+)">',
+                  lambda m: f'<g id="ring-{m.group(1)}" class="ring" data-pick="{links[int(m.group(1))].pick}">', svg)

@@ -43,7 +43,7 @@ class SitePage:
 
     def css(self, font_src: str | None = None) -> str:
         """Return the page's stylesheet; ``font_src``: where it finds the font (default: the site's file)."""
-        css = (templates_dir() / "style.css").read_text("utf-8") + "\n" + listing_css()
+        css = (templates_dir() / "style.css").read_text("utf-8") + "\n" + listing_css() + "\n" + self.view.explorer_css
         if self.font is not None:
             css += self.font.css(font_src or f"../{self.font.url}")
         return css
@@ -81,7 +81,7 @@ def make_environment(tr: Translations | None = None, compiled: bool = False) -> 
     env.filters["param"] = param
     env.filters["tensor"] = lambda values: "[" + ", ".join(param(float(v)) for v in values) + "]"
     env.filters["status"] = lambda status: tr.gettext(Status(status).label)
-    env.globals.update(Status=Status, StopCase=StopCase, Mode=Mode)
+    env.globals.update(Status=Status, StopCase=StopCase, Mode=Mode, LANGUAGES=LANGUAGES)
     return env
 
 
@@ -115,6 +115,8 @@ def page_files(page: SitePage) -> dict[str, str | bytes | Path]:
         for run in sweep.animated:
             for fmt, path in run.media.files.items():
                 files[site_path(run.id, fmt)] = Path(path)
+            if run.url("vtt"):
+                files[run.url("vtt")] = run.captions.webvtt()
     if page.font is not None:
         files[page.font.url] = page.font.data
     return files

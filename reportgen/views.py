@@ -16,15 +16,18 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Mapping, Sequence
 
+from .captions import Captions, run_captions
 from .config import Config, Params, Sweep
 from .evidence import GraphEvidence
 from .explain import (ClosedForm, LrProducts, ModeRow, SharedData, StopExplanation, StudentAnswer, SweepFindings, Theory,
                       mode_rows, shared_data, sweep_findings)
+from .explorer import Group, course_run, explorable, explorer_css, picks, radio_groups
 from .cache import Cache
 from .figures import Figure, Figures, code_listing
 from .formatting import run_label
+from .i18n import translations
 from .languages import LANGUAGES
-from .render import RunMedia
+from .render import RunMedia, site_path
 from .results import RunResult
 
 #: Sweeps larger than this get no table of runs, only their heatmap; every run stays in results.json.
@@ -39,13 +42,19 @@ class RunView:
     label: str  # "slope = 5, lr = 0.057"
     stop: StopExplanation
     media: RunMedia | None  # its animation in the page's language; None when it is not animated
+    captions: Captions | None  # its animation in words, in the page's language
+    chart: Figure | None  # its loss curve among its sweep's
+    pick: str = ""  # its explorer tokens, "0-1 1-5" (see reportgen.explorer)
+    card: bool = False  # the page shows it as a card, #run-<id>: every run of an explorer, an animated run of a larger sweep
 
     @property
     def id(self) -> str:
         return self.result.id
 
     def url(self, fmt: str) -> str | None:
-        """Return the site path of this run's gif, mp4 or poster, or None."""
+        """Return the site path of this run's gif, mp4, poster or vtt (its captions), or None."""
+        if fmt == "vtt":
+            return site_path(self.id, fmt) if self.captions and self.url("mp4") else None
         return self.media.url(self.id, fmt) if self.media else None
 
 
@@ -59,6 +68,8 @@ class SweepView:
     modes: tuple[ModeRow, ...]
     overlay: Figure | None
     heatmap: Figure | None
+    groups: tuple[Group, ...]  # the explorer's radio groups: one per parameter with two or more values
+    first: str  # id of the run the explorer shows first: the course's own where the sweep holds it
 
     @property
     def animated(self) -> tuple[RunView, ...]:
@@ -68,11 +79,14 @@ class SweepView:
     def tabulated(self) -> bool:
         return len(self.runs) <= TABLE_LIMIT
 
+    @property
+    def explored(self) -> bool:
+        """True when the sweep gets an explorer; a larger one keeps its heatmap and its animated runs' cards."""
+        return explorable(self.runs)
+
     def anchor(self, run_id: str) -> str | None:
-        """Return where the page shows a run: its animation, else its table row, else nowhere (None)."""
-        if any(r.id == run_id for r in self.animated):
-            return f"anim-{run_id}"
-        return f"run-{run_id}" if self.tabulated else None
+        """Return where the page shows a run: its card (#run-<id>), or nowhere (None)."""
+        return next((f"run-{r.id}" for r in self.runs if r.id == run_id and r.card), None)
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,7 @@ class PageView:
     config_name: str  # where the config came from, as the page names it (no absolute path either)
     versions: Mapping[str, str]
     built: str
+    explorer_css: str  # the rules that make this page's explorers follow their radio buttons
 
 
 def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequence[RunResult],
@@ -106,15 +121,27 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
               cache: Cache) -> PageView:
     """Gather one language's page from the stages' outputs."""
     sweeps = []
+    tr = translations(lang)
     for sweep in config.sweeps:
         runs = [r for r in results if r.spec.sweep == sweep.name]
+        first = course_run(runs) if runs else None
+        explored = explorable(runs)
+        groups = radio_groups(sweep.name, runs, first) if first and explored else ()
+        views = []
+        for r in runs:
+            shown = media.get((lang, r.id))
+            words = run_captions(r, stops[r.id], config.render, tr) if shown else None
+            views.append(RunView(r, run_label(r.spec.varied), stops[r.id], shown, words, figures.charts.get(r.id),
+                                 picks(r, groups), card=explored or shown is not None))
         sweeps.append(SweepView(
             sweep=sweep,
-            runs=tuple(RunView(r, run_label(r.spec.varied), stops[r.id], media.get((lang, r.id))) for r in runs),
+            runs=tuple(views),
             findings=sweep_findings(sweep.name, runs),
             modes=tuple(mode_rows(runs)),
             overlay=figures.overlays.get(sweep.name),
             heatmap=figures.heatmaps.get(sweep.name),
+            groups=groups,
+            first=first.id if first else "",
         ))
     tables = tuple(s for s in sweeps if len(s.sweep.vary) == 1 and s.tabulated)
     return PageView(
@@ -137,6 +164,7 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
         config_name=config_name,
         versions=versions(),
         built=build_time(),
+        explorer_css=explorer_css([g for s in sweeps for g in s.groups]),
     )
 
 

@@ -79,14 +79,24 @@ def browser():
         browser.close()
 
 
-def open_page(browser, url: str, allowed: tuple[str, ...], width: int = 1280):
-    context = browser.new_context(viewport={"width": width, "height": 900})
+#: Chromium treats each file: URL as an origin of its own and loads no caption track from disk (the
+#: page's CSP allows no data: URL for one): a page opened from disk shows its videos without captions.
+TRACK_FROM_DISK = re.compile(r"Unsafe attempt to load URL file:\S+\.vtt|^failed: file:\S+\.vtt origin$")
+
+
+def open_page(browser, url: str, allowed: tuple[str, ...], width: int = 1280, javascript: bool = True):
+    context = browser.new_context(viewport={"width": width, "height": 900}, java_script_enabled=javascript)
     page = context.new_page()
     problems: list[str] = []
     transferred: list[int] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}")
+
+    def problem(text: str) -> None:
+        if not TRACK_FROM_DISK.search(text):
+            problems.append(text)
+
+    page.on("console", lambda m: problem(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problem(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problem(f"failed: {r.url} {r.failure}")
             if not (r.resource_type == "media" and "ERR_ABORTED" in (r.failure or "")) else None)
     page.on("request", lambda r: problems.append(f"left the site: {r.url}")
             if not r.url.startswith(allowed) else None)
@@ -105,14 +115,14 @@ def open_page(browser, url: str, allowed: tuple[str, ...], width: int = 1280):
 
 def check_page(page, site: Path) -> None:
     runs = json.loads((site / "results.json").read_text())["runs"]
-    # The tables show this build's stop iterations.
+    # Each run's card shows this build's stop iteration (most cards are hidden until chosen).
     for run in runs:
-        cell = page.locator(f'tr[id="run-{run["id"]}"] .stop-iteration').inner_text()
+        cell = page.locator(f'article[id="run-{run["id"]}"] dd.stop-iteration').text_content()
         expected = "—" if run["stop_iteration"] is None else str(run["stop_iteration"])
         assert cell == expected, run["id"]
     check_media(page, runs)
-    # The 2-D sweep reads as a heatmap.
-    assert page.locator('figure.heatmap img[src="figures/heatmap-slope-lr.svg"]').count() == 1
+    # The 2-D sweep reads as a heatmap in the page, a link per cell.
+    assert page.locator("#explore-slope-lr figure.heatmap svg a.cell").count() == 40
 
 
 def check_media(page, runs: list[dict]) -> None:
@@ -162,9 +172,9 @@ def test_readable_at_phone_and_desktop_width(browser, site, server, width):
     # The text inside every animation is readable at the size it is shown (and an animation is not a thumbnail).
     dpi = json.loads((site / "results.json").read_text())["config"]["render"]["dpi"]
     smallest = FONT_PT * dpi / 72  # px in the frame: every text of a frame has this size
-    shown = page.evaluate("[...document.querySelectorAll('.frame')].map(v => [v.getBoundingClientRect().width,"
-                          " +v.getAttribute('width')])")
-    assert len(shown) == sum(1 for r in json.loads((site / "results.json").read_text())["runs"] if r["media"]["poster"])
+    shown = page.evaluate("[...document.querySelectorAll('.frame')].filter(v => v.checkVisibility())"
+                          ".map(v => [v.getBoundingClientRect().width, +v.getAttribute('width')])")
+    assert len(shown) == 3  # the animated runs each explorer shows first: threshold 1, slope 2, lr 0.01
     for css_width, frame_width in shown:
         assert css_width * smallest / frame_width >= 9, (width, css_width, frame_width)
         if width >= 1280:
@@ -175,6 +185,10 @@ def test_readable_at_phone_and_desktop_width(browser, site, server, width):
     headings = page.evaluate("[...document.querySelectorAll('h1,h2,h3,h4')].map(h => +h.tagName[1])")
     assert headings[0] == 1 and all(b - a <= 1 for a, b in zip(headings, headings[1:]))
     assert page.evaluate("[...document.images].every(i => i.alt)")
+    # Every picture and video has its real size (no layout shift); nothing plays by itself.
+    assert page.evaluate("[...document.querySelectorAll('img, video')].every(e => +e.getAttribute('width') > 0"
+                         " && +e.getAttribute('height') > 0)")
+    assert page.evaluate("[...document.querySelectorAll('video')].every(v => !v.autoplay && v.paused)")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"http-{width}.png"), full_page=True)
     assert problems == []
@@ -282,7 +296,7 @@ def test_single_file_opens_with_no_script_and_no_request(browser, portable, lang
     page.goto(url, wait_until="load")
     runs = json.loads((portable.out / lang / "results.json").read_text())["runs"]
     for run in runs:
-        cell = page.locator(f'tr[id="run-{run["id"]}"] .stop-iteration').inner_text()
+        cell = page.locator(f'article[id="run-{run["id"]}"] dd.stop-iteration').text_content()
         assert cell == ("—" if run["stop_iteration"] is None else str(run["stop_iteration"])), run["id"]
     check_media(page, runs)
     assert requests == [url]
@@ -334,6 +348,52 @@ def test_print_layout_hides_videos_and_navigation_and_shows_filmstrips(browser, 
     assert shown["strips"] == shown["animated"] > 0 and shown["pictures"] == shown["stills"]
     page.emulate_media(media="screen")
     assert page.evaluate("[...document.querySelectorAll('figure.filmstrip')].every(f => !f.checkVisibility())")
+
+# --------------------------------------------------------------------------- the explorer, without JavaScript
+
+def shown_cards(page, sweep: str) -> list[str]:
+    """Return the ids of the run cards an explorer shows."""
+    return [c.get_attribute("id") for c in page.locator(f"#explore-{sweep} article.run").all() if c.is_visible()]
+
+
+def test_the_explorer_works_without_javascript(browser, site):
+    context, page, problems, _ = open_page(browser, (site / "index.html").as_uri(), ("file://", "data:"),
+                                           javascript=False)
+    assert page.evaluate("1 + 1") == 2  # Playwright's own world runs; the page's scripts would not
+    # Each explorer starts on the course's run where the sweep holds it (slope 2, lr 0.05, threshold 1).
+    assert shown_cards(page, "threshold") == ["run-threshold__threshold-1"]
+    assert shown_cards(page, "slope") == ["run-slope__slope-2"]
+    assert shown_cards(page, "learning-rate") == ["run-learning-rate__lr-0.01"]  # no 0.05 here: the first
+    assert shown_cards(page, "slope-lr") == ["run-slope-lr__slope-2__lr-0.05"]
+    # Clicking labels shows the chosen run: its video, its numbers; the heatmap rings its cell.
+    page.click('#explore-slope-lr label:text-is("5")')
+    page.click('#explore-slope-lr label:text-is("0.062")')
+    card = page.locator('[id="run-slope-lr__slope-5__lr-0.062"]')
+    assert shown_cards(page, "slope-lr") == ["run-slope-lr__slope-5__lr-0.062"]
+    assert card.locator("video").is_visible() and card.locator("video track[kind=captions]").count() == 1
+    assert card.locator("dd.status-diverged").inner_text().startswith("diverged at ")
+    rings = page.locator("#explore-slope-lr .ring").all()
+    assert [r.get_attribute("data-pick") for r in rings if r.is_visible()] == ["0-3 1-9"]
+    # A run that was not animated shows its loss curve, numbers and explanation, and no video.
+    page.click('#explore-slope-lr label:text-is("0.03")')
+    card = page.locator('[id="run-slope-lr__slope-5__lr-0.03"]')
+    assert card.is_visible() and card.locator("video").count() == 0
+    assert card.locator("figure.chart img").is_visible() and "The loss fell below 1" in card.inner_text()
+    # Keyboard: Tab reaches the checked radio of a group, the arrow keys change the value.
+    page.focus('#explore-slope input[data-pick="0-1"]')
+    page.keyboard.press("ArrowRight")
+    assert shown_cards(page, "slope") == ["run-slope__slope-3"]
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.pick") == "0-2"  # the group's checked value
+    assert page.evaluate("getComputedStyle(document.activeElement.nextElementSibling).outlineStyle") == "solid"
+    # Who asked for less motion gets no transition.
+    label = "document.querySelector('#explore-slope label')"
+    assert page.evaluate(f"getComputedStyle({label}).transitionDuration") != "0s"
+    page.emulate_media(reduced_motion="reduce")
+    assert page.evaluate(f"getComputedStyle({label}).transitionDuration") == "0s"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#explore-slope-lr").screenshot(path=str(SHOTS / "explorer-nojs-1280.png"))
     assert problems == []
     context.close()
 
@@ -387,3 +447,72 @@ def test_chinese_page_needs_no_system_font(browser, portable, tmp_path):
 ALL_TEXT = """() => document.body.innerText + ' ' + document.title + ' ' +
     [...document.querySelectorAll('[alt], [aria-label]')]
         .map(e => (e.getAttribute('alt') || '') + ' ' + (e.getAttribute('aria-label') || '')).join(' ')"""
+
+
+def test_a_permalink_and_a_heatmap_cell_open_their_run(browser, site):
+    url = (site / "index.html").as_uri()
+    context, page, problems, _ = open_page(browser, url + "#run-learning-rate__lr-0.059", ("file://", "data:"),
+                                           javascript=False)
+    linked = page.locator('[id="run-learning-rate__lr-0.059"]')
+    assert linked.is_visible() and linked.locator("video").is_visible() and linked.locator(".linked").is_visible()
+    assert "diverged" in linked.locator("h4").inner_text()
+    assert linked.bounding_box()["y"] >= page.locator("header.site").bounding_box()["height"]  # not under the header
+    # The theory section names the unstable runs by their values and links to them.
+    assert page.locator('#theory a[href="#run-learning-rate__lr-0.059"]').inner_text() == "lr = 0.059"
+    # A heatmap cell is a link to its run, titled with its values and its stop iteration.
+    cell = page.locator('#explore-slope-lr a.cell[href="#run-slope-lr__slope-3__lr-0.02"]')
+    runs = {r["id"]: r for r in json.loads((site / "results.json").read_text())["runs"]}
+    stop = runs["slope-lr__slope-3__lr-0.02"]["stop_iteration"]
+    assert cell.locator("title").text_content() == f"slope = 3, lr = 0.02: stopped at iteration {stop}"
+    cell.click()
+    assert page.url.endswith("#run-slope-lr__slope-3__lr-0.02")
+    target = page.locator('[id="run-slope-lr__slope-3__lr-0.02"]')
+    assert target.is_visible() and target.locator("dd.stop-iteration").inner_text() == str(stop)
+    assert "run-slope-lr__slope-3__lr-0.02" in shown_cards(page, "slope-lr")
+    assert problems == []
+    context.close()
+
+
+def test_every_caption_track_parses_and_names_how_its_run_ends(browser, site, server):
+    context, page, problems, _ = open_page(browser, f"{server}/course/report/", (server + "/", "data:"))
+    tracks = page.evaluate("""async () => Promise.all([...document.querySelectorAll('video track')].map(t =>
+        new Promise(ok => {
+            const done = () => ok({run: t.closest('article').id.slice(4), state: t.readyState,
+                                   lang: t.srclang, cues: [...(t.track.cues || [])].map(c => [c.startTime, c.text])});
+            t.track.mode = 'hidden';
+            if (t.readyState >= 2) return done();
+            t.addEventListener('load', done, {once: true});
+            t.addEventListener('error', done, {once: true});
+        })))""")
+    runs = {r["id"]: r for r in json.loads((site / "results.json").read_text())["runs"]}
+    assert len(tracks) == sum(1 for r in runs.values() if r["media"]["mp4"]) > 10
+    for track in tracks:
+        run = runs[track["run"]]
+        assert track["state"] == 2 and track["lang"] == "en" and len(track["cues"]) >= 8, track
+        start, last = track["cues"][-1]
+        ended = run["stop_iteration"] if run["status"] == "stopped" else run["diverged_at"] or run["iterations_run"] - 1
+        assert last.startswith(f"iteration {ended}: "), (run["id"], last)
+        assert start == pytest.approx((run["frames"] - 1) / run["fps"], abs=1e-3)
+    assert problems == []
+    context.close()
+
+
+# --------------------------------------------------------------------------- accessibility, audited by axe-core
+
+@pytest.mark.parametrize("lang, width", [("en", 1280), ("en", 375), ("zh-CN", 1280)])
+def test_axe_finds_no_serious_or_critical_violation(browser, both, lang, width):
+    """axe-core needs JavaScript: it runs in a context of its own that lets Playwright inject it."""
+    from axe_playwright_python import sync_playwright as axe  # the test extra installs it: never skipped
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    page.goto((both / lang / "index.html").as_uri(), wait_until="load")
+    results = axe.Axe().run(page)
+    serious = [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == [], "\n".join(serious)
+    # The run linked to is audited too: a card, its video and its open table of key iterations.
+    page.goto((both / lang / "index.html").as_uri() + "#run-slope__slope-5", wait_until="load")
+    page.locator('[id="run-slope__slope-5"] details.key-iterations summary').click()
+    results = axe.Axe().run(page, context={"include": [['[id="run-slope__slope-5"]']]})
+    assert [v["id"] for v in results.response["violations"] if v["impact"] in ("serious", "critical")] == []
+    context.close()

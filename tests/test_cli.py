@@ -60,7 +60,7 @@ def test_results_json_has_every_field(tiny):
 
 def test_index_lists_the_runs(tiny):
     html = tiny.html
-    assert html.count('<tr id="run-') == len(tiny.runs) == 12
+    assert html.count('<article class="run" id="run-') == len(tiny.runs) == 12  # a card per run, #run-<id>
     assert "budget exhausted" in html and "diverged" in html
 
 

@@ -23,7 +23,7 @@ UPDATE = os.environ.get("REPORTGEN_UPDATE_GOLDEN") == "1"
 #: Elements whose text a reader does not see as prose.
 HIDDEN = {"head", "script", "style", "template"}
 BLOCKS = {"p", "h1", "h2", "h3", "h4", "li", "tr", "caption", "figcaption", "pre", "summary", "td", "th", "div",
-          "header", "footer", "section", "article", "nav", "table", "details", "figure"}
+          "header", "footer", "section", "article", "nav", "table", "details", "figure", "dt", "dd", "legend"}
 
 
 class VisibleText(HTMLParser):

@@ -134,6 +134,7 @@ def test_pages_carry_a_strict_csp_and_no_inline_code(tmp_path):
     assert "default-src 'self'" in html and "script-src 'none'" in html
     assert "<script" not in html.lower()
     assert not re.search(r"<[^>]+\son[a-z]+\s*=", html)  # no inline event handlers
+    assert not re.search(r"<style|\sstyle=", html)  # the CSP allows no inline style, inline SVG included
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
 

@@ -40,7 +40,7 @@ def two_builds(tmp_path_factory):
 
 
 def why(html: str, run_id: str) -> str:
-    article = re.search(rf'<article class="run" id="anim-{re.escape(run_id)}">(.*?)</article>', html, re.S)
+    article = re.search(rf'<article class="run" id="run-{re.escape(run_id)}"[^>]*>(.*?)</article>', html, re.S)
     assert article, run_id
     return re.sub(r"<[^>]+>", "", article.group(1))
 
