@@ -7,7 +7,6 @@ a project copies it first (:func:`copy_project`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,32 +88,20 @@ def copy_project(project: Project, root: Path) -> Project:
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory) -> Project:
     """The tiny project, built once, in English, under SOURCE_DATE_EPOCH."""
-    saved = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = EPOCH
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SOURCE_DATE_EPOCH", EPOCH)
         return build_project(tmp_path_factory.mktemp("tiny"), TINY)
-    finally:
-        if saved is None:
-            del os.environ["SOURCE_DATE_EPOCH"]
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
 @pytest.fixture(scope="session")
 def tiny_both(tiny) -> Project:
     """The tiny project in every language (--lang all), beside the English one: its training is reused."""
-    saved = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = EPOCH
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SOURCE_DATE_EPOCH", EPOCH)
         out = tiny.root / "both"
         report = build(BuildOptions(config_path=tiny.config, out=out, jobs=2, lang="all"))
         runs = {r["id"]: r for r in json.loads((out / "en" / "results.json").read_text())["runs"]}
         return Project(tiny.root, tiny.config, out, report, runs)
-    finally:
-        if saved is None:
-            del os.environ["SOURCE_DATE_EPOCH"]
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
 @pytest.fixture(scope="session")

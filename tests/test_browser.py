@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -127,19 +128,25 @@ def check_page(page, site: Path) -> None:
 
 def check_media(page, runs: list[dict]) -> None:
     """Check that every image decodes and every video reaches its metadata, with a duration > 0."""
-    # Lazy images (the filmstrips too, hidden on screen) are made eager first.
+    # Lazy images (the filmstrips too, hidden on screen) are made eager first, and videos that wait to be chosen
+    # (preload="none") are asked for their metadata.
     widths = page.evaluate(
         """async () => Promise.all([...document.images].map(async img => {
                img.loading = 'eager'; await img.decode(); return [img.getAttribute('src'), img.naturalWidth]; }))"""
     )
     assert widths and all(w > 0 for _, w in widths), widths
-    durations = page.evaluate(
-        """async () => Promise.all([...document.querySelectorAll('video')].map(v => new Promise((ok, bad) => {
-               if (v.readyState >= 1) return ok(v.duration);
-               v.addEventListener('loadedmetadata', () => ok(v.duration), {once: true});
-               v.addEventListener('error', () => bad(new Error('video error ' + v.currentSrc)), {once: true});
-               v.load(); })))"""
-    )
+    # Polled from here: with JavaScript disabled the page runs no event listener or timer of ours.
+    page.evaluate("() => document.querySelectorAll('video').forEach(v => { v.preload = 'metadata'; v.load(); })")
+    deadline = time.monotonic() + 60
+    while True:
+        states = page.evaluate("""() => [...document.querySelectorAll('video')].map(
+            v => [v.readyState, v.duration, v.error && v.error.code, v.currentSrc.slice(0, 80)])""")
+        assert not [s for s in states if s[2]], states
+        if all(ready >= 1 for ready, *_ in states) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert all(ready >= 1 for ready, *_ in states), states
+    durations = [duration for _, duration, *_ in states]
     animated = [r for r in runs if r["media"]["mp4"]]
     assert len(durations) == len(animated) and all(d > 0 for d in durations), durations
 
@@ -474,16 +481,18 @@ def test_a_permalink_and_a_heatmap_cell_open_their_run(browser, site):
 
 
 def test_every_caption_track_parses_and_names_how_its_run_ends(browser, site, server):
-    context, page, problems, _ = open_page(browser, f"{server}/course/report/", (server + "/", "data:"))
-    tracks = page.evaluate("""async () => Promise.all([...document.querySelectorAll('video track')].map(t =>
-        new Promise(ok => {
-            const done = () => ok({run: t.closest('article').id.slice(4), state: t.readyState,
-                                   lang: t.srclang, cues: [...(t.track.cues || [])].map(c => [c.startTime, c.text])});
-            t.track.mode = 'hidden';
-            if (t.readyState >= 2) return done();
-            t.addEventListener('load', done, {once: true});
-            t.addEventListener('error', done, {once: true});
-        })))""")
+    context, page, problems, _ = open_page(browser, f"{server}/course/report/", (server + "/", "data:"),
+                                           javascript=False)
+    # With JavaScript disabled no listener of ours runs: ask for every track, then poll until each has loaded.
+    page.evaluate("() => document.querySelectorAll('video track').forEach(t => { t.track.mode = 'hidden'; })")
+    deadline = time.monotonic() + 60
+    while True:
+        tracks = page.evaluate("""() => [...document.querySelectorAll('video track')].map(t =>
+            ({run: t.closest('article').id.slice(4), state: t.readyState, lang: t.srclang,
+              cues: [...(t.track.cues || [])].map(c => [c.startTime, c.text])}))""")
+        if all(t["state"] >= 2 for t in tracks) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     runs = {r["id"]: r for r in json.loads((site / "results.json").read_text())["runs"]}
     assert len(tracks) == sum(1 for r in runs.values() if r["media"]["mp4"]) > 10
     for track in tracks:
