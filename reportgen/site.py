@@ -28,8 +28,8 @@ from .views import PageView
 from .webfont import WebFont
 
 #: The Content-Security-Policy of a site's pages: the site's own files only, and no scripts.
-SITE_CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; font-src 'self'; "
-            "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
+SITE_CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' data:; style-src 'self'; "
+            "font-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
 STYLESHEET = "assets/style.css"
 
 

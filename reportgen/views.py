@@ -51,6 +51,11 @@ class RunView:
     def id(self) -> str:
         return self.result.id
 
+    @property
+    def track(self) -> str | None:
+        """Return the src of this run's caption track, the captions themselves (the .vtt file is beside them)."""
+        return self.captions.data_uri() if self.url("vtt") else None
+
     def url(self, fmt: str) -> str | None:
         """Return the site path of this run's gif, mp4, poster or vtt (its captions), or None."""
         if fmt == "vtt":

@@ -163,7 +163,7 @@ threshold = 0.0
 name = "s"
 vary = { slope = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0] }
 [render]
-frame_every = 3
+frame_every = 1
 dpi = 40
 """
 
