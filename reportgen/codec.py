@@ -65,7 +65,8 @@ def decode(cls: type, data: Any, arrays: Mapping[str, np.ndarray] | None = None)
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    return {f.name: typing.get_type_hints(cls)[f.name] for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
 
 
 def _value(hint: Any, data: Any, where: str) -> Any:

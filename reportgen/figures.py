@@ -119,10 +119,13 @@ def draw_figures(config: Config, results: Sequence[RunResult], evidence: GraphEv
                              lambda: plots().heatmap_svg(sweep.title, keys, runs, tr, links))
             heatmaps[sweep.name] = Figure(figure.name, figure.svg, inline=explored)
         # The loss curve of each run with a card: every run of an explorer, the animated ones of a larger sweep.
-        shown = [r for r in runs if r.spec.animate] if not explored else runs
-        others = runs if len(runs) <= OVERLAY_LIMIT else []
-        for r in shown:
-            charts[r.id] = Figure(f"curve-{r.id}.svg", loss_chart_svg(r, [o for o in others if o is not r]))
+        # Cached like the overlay: a run's parameters (its seed among them) decide its loss curve.
+        overlaid = len(runs) <= OVERLAY_LIMIT
+        for r, mine in zip(runs, params):
+            if explored or r.spec.animate:
+                others = [o for o in runs if o is not r] if overlaid else []
+                payload = [mine, [p for p in params if p is not mine] if overlaid else []]
+                charts[r.id] = _cached(cache, f"curve-{r.id}.svg", payload, lambda: loss_chart_svg(r, others))
     autograd = forward = None
     if evidence is not None:
         autograd = _graph_figure(cache, "autograd-graph.svg", evidence.autograd, AUTOGRAD_TITLE, AUTOGRAD_CAPTION, tr)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
+import re
 import unicodedata
 from pathlib import Path
 from typing import Iterable
@@ -55,11 +56,12 @@ def register_cjk_font() -> str:
 
 #: The first code point of the CJK blocks (radicals, punctuation, kana, Han, full-width forms, ...).
 CJK_START = 0x2E80
+_CJK = re.compile(f"[{chr(CJK_START)}-{chr(0x10FFFF)}]")
 
 
 def needs_cjk(texts: list[str] | tuple[str, ...]) -> bool:
     """True when any text holds a character outside Latin, Greek and the common symbols DejaVu draws."""
-    return any(ord(ch) >= CJK_START for text in texts for ch in text)
+    return any(_CJK.search(text) for text in texts)  # a regex: a whole page is searched on every build
 
 
 def families(cjk: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
