@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,3 +126,19 @@ def default_runs(default_specs) -> dict[str, RunResult]:
     data = draw_data(default_specs)
     trajectories = train_grid(default_specs, data)
     return {s.id: RunResult(s, d, t, analyse(d, s.params)) for s, d, t in zip(default_specs, data, trajectories)}
+
+
+def start_build(config: Path, out: Path, *extra: str) -> subprocess.Popen:
+    """Start ``reportgen build`` in a process group of its own (so a test can kill all of it), jobs 2."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "reportgen", "build", "--config", str(config), "--out", str(out), "--jobs", "2", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def wait_for(predicate, timeout: float = 120.0) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

@@ -9,10 +9,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import start_build, wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -168,22 +168,10 @@ dpi = 40
 """
 
 
-def start_build(config: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "reportgen", "build", "--config", str(config), "--out", str(out), "--jobs", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
-
 
 def committed(cache: Path) -> int:
     return len(list((cache / "media").glob("*/meta.json"))) if (cache / "media").is_dir() else 0
 
-
-def wait_for(predicate, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_killed_builds_keep_the_old_site_and_the_next_build_completes(tmp_path):

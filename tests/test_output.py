@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import start_build, wait_for
 
 from reportgen.build import CACHE_DIR
 from reportgen.cli import main
@@ -158,18 +159,6 @@ def test_verbose_shows_the_traceback_of_a_failed_write(built, capsys, monkeypatc
 # --------------------------------------------------------------------------- processes
 
 
-def start_build(config: Path, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "reportgen", "build", "--config", str(config), "--out", str(out), "--jobs", "2", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
-
-
-def wait_for(predicate, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_second_build_on_the_same_out_waits_then_finishes_a_whole_site(built):
