@@ -33,6 +33,10 @@ from .fonts import families  # noqa: E402
 from .formatting import fixed, num, param  # noqa: E402
 from .trajectory import Status  # noqa: E402
 
+#: The white box under a label on the loss surface, so that it reads across contours and the panel's frame.
+LABEL_BOX = {"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8}
+
+
 class FrameRenderer:
     """One reusable figure that draws the frames of one run after another."""
 
@@ -173,18 +177,18 @@ class FrameRenderer:
             self._per_run.append(line)
             at = _inside_along(job.w_star, job.b_star, vw, vb, p, 0.75)
             if at is not None:
-                self._per_run.append(sx.text(*at, label, color=EIGEN_COLOR, ha="center", va="center",
-                                             bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8}))
+                self._per_run.append(sx.text(*at, label, color=EIGEN_COLOR, ha="center", va="center", bbox=LABEL_BOX))
         star, = sx.plot([job.w_star], [job.b_star], "*", color="black", ms=17, zorder=4)
         cross, = sx.plot([job.slope], [job.intercept], "X", color=TRUE_COLOR, ms=11, zorder=4)
         self._per_run += [star, cross]
         # The true point and the minimum are often close: the upper one is labelled above, the other below.
         above = job.intercept >= job.b_star
         self._per_run.append(sx.annotate(words.minimum, (job.w_star, job.b_star), xytext=(9, -9 if above else 9),
-                                         textcoords="offset points", va="top" if above else "bottom", ha="left"))
+                                         textcoords="offset points", va="top" if above else "bottom", ha="left",
+                                         bbox=LABEL_BOX))
         self._per_run.append(sx.annotate(words.true_point, (job.slope, job.intercept), xytext=(9, 9 if above else -9),
                                          textcoords="offset points", va="bottom" if above else "top", ha="left",
-                                         color=TRUE_COLOR))
+                                         color=TRUE_COLOR, bbox=LABEL_BOX, zorder=5))
 
     # ----------------------------------------------------------------- per frame
 
