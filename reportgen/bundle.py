@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import mimetypes
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from .embed import data_uri
 from .exceptions import BuildAbort
 from .site import SitePage, page_files, render_page
 
@@ -26,8 +26,6 @@ DEFAULT_MAX_MB = 25.0
 MB = 1024 * 1024
 #: How the bundled page refers to the build's other files: relative src, poster and href values.
 _URL = re.compile(r'\b(src|poster|href)="(?![a-z][a-z0-9+.-]*:|#)([^"]*)"')
-MIME = {".mp4": "video/mp4", ".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif",
-        ".woff2": "font/woff2", ".json": "application/json", ".css": "text/css", ".vtt": "text/vtt"}
 
 
 @dataclass(frozen=True)
@@ -99,15 +97,6 @@ def bundle_page(page: SitePage, results: bytes, siblings: Mapping[str, str]) -> 
 
     html = _URL.sub(rewrite, html)
     return Bundle(page.view.lang, html.encode("utf-8"), tuple(pieces.values()))
-
-
-def data_uri(url: str, content: str | bytes | Path) -> str:
-    """Return a file's content as a base64 data: URI, typed by its extension."""
-    suffix = Path(url).suffix
-    mime = MIME.get(suffix) or mimetypes.guess_type(url)[0] or "application/octet-stream"
-    data = content.read_bytes() if isinstance(content, Path) else content
-    data = data.encode("utf-8") if isinstance(data, str) else data
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def single_file_csp(css: str, font: bool, media: bool) -> str:

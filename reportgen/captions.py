@@ -9,7 +9,6 @@ of the budget. The same rows, as a table, are the animation's text alternative.
 
 from __future__ import annotations
 
-import base64
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -60,10 +59,6 @@ class Captions:
         """Return the captions as a WebVTT file."""
         blocks = [f"{timestamp(c.start)} --> {timestamp(c.end)}\n{vtt_text(c.text)}" for c in self.cues]
         return "WEBVTT\n\n" + "\n\n".join(blocks) + "\n"
-
-    def data_uri(self) -> str:
-        """Return the WebVTT file as a data: URI: a page opened from disk loads no track from a file: URL."""
-        return "data:text/vtt;base64," + base64.b64encode(self.webvtt().encode("utf-8")).decode("ascii")
 
 
 def run_captions(result: RunResult, stop: StopExplanation, settings: RenderSettings, tr: Translations) -> Captions:

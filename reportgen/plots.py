@@ -65,15 +65,15 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
         label = run_label(r.spec.varied)
         kept = history_indices(len(loss), OVERLAY_POINTS)
         iterations = np.arange(len(loss)) if kept is None else kept
-        z = 2 + (longest - len(loss)) / longest
-        ax.plot(iterations, loss[iterations], lw=1.6, color=f"C{i % 10}", label=label, zorder=z)
+        color, z = f"C{i % 10}", 2 + (longest - len(loss)) / longest
+        ax.plot(iterations, loss[iterations], lw=1.6, color=color, label=label, zorder=z)
         if r.trajectory.status == Status.DIVERGED:
-            ax.plot([len(loss) - 1], [loss[-1]], "x", color=f"C{i % 10}", ms=8, zorder=z + 1)
+            ax.plot([len(loss) - 1], [loss[-1]], "x", color=color, ms=8, zorder=z + 1)
         elif r.trajectory.status == Status.STOPPED:
-            ax.plot([len(loss) - 1], [loss[-1]], "o", color=f"C{i % 10}", ms=6, mec="black", mew=0.6, zorder=z + 1)
+            ax.plot([len(loss) - 1], [loss[-1]], "o", color=color, ms=6, mec="black", mew=0.6, zorder=z + 1)
         knee = modes_of(r).knee
         if knee is not None and knee < len(loss) and r.trajectory.status != Status.DIVERGED:
-            ax.plot([knee], [loss[knee]], "D", color=f"C{i % 10}", ms=5, mec="black", mew=0.6, zorder=z + 1)
+            ax.plot([knee], [loss[knee]], "D", color=color, ms=5, mec="black", mew=0.6, zorder=z + 1)
         if r.spec.params.threshold > 0:
             thresholds[round(r.spec.params.threshold, 12)] = r.spec.params.threshold
         floors[round(r.analysis.loss_floor, 6)] = r.analysis.loss_floor

@@ -21,6 +21,7 @@ from .config import Config, Params, Sweep
 from .evidence import GraphEvidence
 from .explain import (ClosedForm, LrProducts, ModeRow, SharedData, StopExplanation, StudentAnswer, SweepFindings, Theory,
                       mode_rows, shared_data, sweep_findings)
+from .embed import data_uri
 from .explorer import Group, course_run, explorable, explorer_css, picks, radio_groups
 from .cache import Cache
 from .figures import Figure, Figures, code_listing
@@ -52,9 +53,10 @@ class RunView:
         return self.result.id
 
     @property
-    def track(self) -> str | None:
-        """Return the src of this run's caption track, the captions themselves (the .vtt file is beside them)."""
-        return self.captions.data_uri() if self.url("vtt") else None
+    def track(self) -> str:
+        """Return the src of this run's caption track: the captions themselves, as a data: URI, since a page
+        opened from disk loads no track from a file: URL (the .vtt file is written beside the video too)."""
+        return data_uri(self.url("vtt"), self.captions.webvtt())
 
     def url(self, fmt: str) -> str | None:
         """Return the site path of this run's gif, mp4, poster or vtt (its captions), or None."""

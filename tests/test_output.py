@@ -159,8 +159,6 @@ def test_verbose_shows_the_traceback_of_a_failed_write(built, capsys, monkeypatc
 # --------------------------------------------------------------------------- processes
 
 
-
-
 def test_a_second_build_on_the_same_out_waits_then_finishes_a_whole_site(built):
     (built / "long.toml").write_text(LONG)
     lock = built / ".reportgen.lock"
