@@ -7,6 +7,7 @@ a project copies it first (:func:`copy_project`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -142,3 +143,15 @@ def wait_for(predicate, timeout: float = 120.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def wait_for_session_end(proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait until no process of the session ``start_build`` gave ``proc`` is left (render workers included)."""
+    def ended() -> bool:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(ended, timeout)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import start_build, wait_for
+from conftest import start_build, wait_for, wait_for_session_end
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -168,7 +168,6 @@ dpi = 40
 """
 
 
-
 def committed(cache: Path) -> int:
     return len(list((cache / "media").glob("*/meta.json"))) if (cache / "media").is_dir() else 0
 
@@ -188,6 +187,7 @@ def test_killed_builds_keep_the_old_site_and_the_next_build_completes(tmp_path):
     assert proc.poll() is None, proc.communicate()
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
+    wait_for_session_end(proc)  # no worker of it may still commit an entry
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == old
     dead = proc.pid
 
@@ -199,6 +199,7 @@ def test_killed_builds_keep_the_old_site_and_the_next_build_completes(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted by SIGINT" in err and "Traceback" not in err
+    wait_for_session_end(proc)  # a worker outliving the build for a moment could still commit an entry
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == old
     assert not list(tmp_path.glob(".site.building-*"))
 
