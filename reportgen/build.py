@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from . import languages, output
+from . import languages, output, stamp
 from .animation import settle_of
-from .bundle import DEFAULT_MAX_MB, Bundle, bundle_page, check_size
+from .bundle import Bundle, bundle_page, check_size
 from .cache import Cache, content_key
 from .config import Config, load_config
 from .evidence import GraphEvidence
@@ -21,6 +20,7 @@ from .figures import draw_figures
 from .estimate import Estimate, check_budgets, describe, effective_limits, estimate
 from .grid import RunSpec, expand_grid
 from .i18n import translations
+from .options import BuildOptions, cache_dir, portable, protected_paths, rebuild_command
 from .progress import Progress
 from .render import render_media
 from .printing import Printer, find_printer, print_pdf
@@ -31,27 +31,6 @@ from .views import page_view
 from .webfont import page_font
 
 log = logging.getLogger("reportgen")
-
-DEFAULT_OUT = Path("outputs/site")
-CACHE_DIR = ".reportgen-cache"
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """What the command line asked for."""
-
-    config_path: Path | None = None
-    out: Path = DEFAULT_OUT
-    jobs: int | None = None
-    use_cache: bool = True
-    device: str = "cpu"
-    executor: str = "local"
-    scheduler: str | None = None
-    lang: str | None = None  # "en", "zh-CN" or "all", in any spelling; None: the config's ``lang``
-    single_file: Path | None = None  # also write the page as one self-contained HTML file (one per language)
-    max_size_mb: float = DEFAULT_MAX_MB  # refuse a single file above this size
-    pdf: Path | None = None  # also print the page to PDF through Chromium (one per language)
-    limits: Mapping[str, int] = field(default_factory=dict)  # [limits] options set by flags
 
 
 @dataclass(frozen=True)
@@ -90,6 +69,7 @@ def plan_build(options: BuildOptions) -> Plan:
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Perform a full site build and return where it went."""
     progress = progress or Progress(quiet=True)
+    inputs = stamp.inputs_digest(options)  # before anything is read: an edit during the build is seen next time
     plan = plan_build(options)
     config, specs, langs = plan.config, plan.specs, plan.languages
     for line in describe(plan.estimate, config.limits):
@@ -104,7 +84,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     check_writable(out, cache, {"--single-file": single_paths, "--pdf": pdf_paths})
 
     # One build at a time per folder: they share the cache, and two swaps at once would mix sites.
-    with output.build_lock(out.parent), disk_errors():
+    with output.build_lock(out.parent), disk_errors(), stamp.counting_warnings() as warnings:
         results, trained = train_runs(specs, cache, progress, options.device)
         # The built-in config's titles are translated; a user's config is shown as written.
         translated = {lang: config.translated(translations(lang).gettext) for lang in langs}
@@ -132,6 +112,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
                                                       if lang == langs[0]}, stops, theory)
         bundles = single_files(pages, document, single_paths, options.max_size_mb)
 
+        stamp.forget(out)
         with output.staged_output(out) as stage, progress.stage("writing pages"):
             write_site(stage, pages, document)
             printed = []
@@ -141,6 +122,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
                     printed.append((path, print_pdf(printer, page, path)))
         for path, bundle in bundles:
             output.write_file(path, bundle.html)
+        if inputs is not None and not warnings.count:  # a warning is said again next time, not skipped
+            stamp.record(inputs, out, single_paths.values(), printed)
         pruned = cache.prune(config.cache.keep_builds, config.cache.max_mb * 1_000_000)
     log.debug("cache: %d entries removed, %d kept (%.1f MB)", pruned.removed, pruned.kept, pruned.bytes / 1e6)
     return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=rendered,
@@ -182,9 +165,6 @@ def check_writable(out: Path, cache: Cache, files: Mapping[str, Mapping[str, Pat
             output.check_writable(path.parent, flag)
 
 
-def cache_dir(out: Path) -> Path:
-    """Return the cache folder of a site: beside it, shared by every site in the same folder."""
-    return out.resolve().parent / CACHE_DIR
 
 
 def report_languages(flag: str | None, config: Config) -> tuple[str, ...]:
@@ -197,12 +177,6 @@ def report_languages(flag: str | None, config: Config) -> tuple[str, ...]:
     return languages.resolve(lang)
 
 
-def protected_paths(options: BuildOptions) -> list[Path]:
-    """Return what an output folder must never contain: the project and the config."""
-    protected = [Path.cwd() / "pyproject.toml", Path(__file__).resolve().parent]
-    if options.config_path is not None:
-        protected.append(Path(options.config_path))
-    return protected
 
 
 def train_runs(
@@ -244,27 +218,3 @@ def graph_evidence(results: Sequence[RunResult], cache: Cache) -> GraphEvidence 
         evidence = capture_graph_evidence(first.data.x, first.data.y, first.data.w0, first.spec.params.lr)
         cache.store_object("graphs", key, evidence)
     return evidence
-
-
-def rebuild_command(options: BuildOptions) -> str:
-    """Return the command that rebuilds this site, naming no folder of this machine."""
-    parts = ["reportgen build"]
-    if options.config_path is not None:
-        parts.append(f"--config {shlex.quote(portable(options.config_path))}")
-    if options.out != DEFAULT_OUT:
-        parts.append(f"--out {shlex.quote(portable(options.out))}")
-    if options.lang is not None:
-        parts.append(f"--lang {shlex.quote(options.lang)}")
-    if options.single_file is not None:
-        parts.append(f"--single-file {shlex.quote(portable(options.single_file))}")
-    if options.pdf is not None:
-        parts.append(f"--pdf {shlex.quote(portable(options.pdf))}")
-    return " ".join(parts)
-
-
-def portable(path: Path) -> str:
-    """Name ``path`` for a published page: relative to the current folder when inside it, else by its name alone."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.resolve().name

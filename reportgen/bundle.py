@@ -19,11 +19,9 @@ from typing import Mapping
 
 from .embed import data_uri
 from .exceptions import BuildAbort
+from .formatting import MB, megabytes
 from .site import SitePage, page_files, render_page
 
-#: A single file above this many megabytes is refused unless --max-size allows it.
-DEFAULT_MAX_MB = 25.0
-MB = 1024 * 1024
 #: How the bundled page refers to the build's other files: relative src, poster and href values.
 _URL = re.compile(r'\b(src|poster|href)="(?![a-z][a-z0-9+.-]*:|#)([^"]*)"')
 
@@ -122,8 +120,3 @@ def check_size(bundle: Bundle, name: str, max_mb: float) -> None:
         "animate fewer runs (a sweep's animate), lower [render] dpi, raise frame_every, "
         "leave mp4 out of [render] formats, or raise --max-size"
     )
-
-
-def megabytes(size: int) -> str:
-    """Return a size in megabytes, as the command line prints it."""
-    return f"{size / MB:.1f} MB" if size >= MB / 10 else f"{size / 1024:.0f} KB"

@@ -15,7 +15,6 @@ builds, and the least recently used ones while the cache is larger than its cap.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-from . import __version__
+from .sources import code_version
 
 log = logging.getLogger("reportgen")
 T = TypeVar("T")
@@ -39,17 +38,8 @@ TAG = "CACHEDIR.TAG"
 TAG_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n# reportgen's build cache: `reportgen clean` removes it.\n"
 #: What a cache folder holds: its entry kinds (and "templates", where older versions kept compiled ones), and records.
 CACHE_NAMES = {MEDIA, "train", "graphs", "figures", "listings", "fonts", "templates", USAGE, TAG}
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """Hash the package's own source and catalogs, so a change to either invalidates every entry."""
-    digest = hashlib.sha256(__version__.encode())
-    package = Path(__file__).resolve().parent
-    for path in sorted([*package.glob("*.py"), *package.glob("locale/*/LC_MESSAGES/*.po")]):
-        digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+#: How a site's build stamp is named, at the cache's top level (see stamp.py): ``<site folder name>.stamp.json``.
+STAMP_SUFFIX = ".stamp.json"
 
 
 def content_key(kind: str, payload: Any) -> str:
@@ -282,7 +272,8 @@ class Cache:
         """Remove the whole cache folder; return the bytes it held. Refuse a folder that is not a reportgen cache."""
         if not self.root.is_dir():
             return 0
-        odd = sorted(p.name for p in self.root.iterdir() if p.name not in CACHE_NAMES and not p.name.startswith("."))
+        odd = sorted(p.name for p in self.root.iterdir()
+                     if p.name not in CACHE_NAMES and not p.name.startswith(".") and not p.name.endswith(STAMP_SUFFIX))
         if odd and not (self.root / TAG).exists():
             from .exceptions import ConfigError
 

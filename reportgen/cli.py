@@ -9,15 +9,21 @@ import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import __version__, output
-from .build import DEFAULT_OUT, BuildOptions, build, cache_dir, plan_build
-from .bundle import DEFAULT_MAX_MB, megabytes
+from . import __version__, output, stamp
 from .cache import Cache
-from .config import Limits, default_config_text, options_of
-from .estimate import check_budgets, describe, flag
+from .config import Limits, default_config_text, limit_flag, options_of
 from .exceptions import BuildInterrupted, ConfigError, ReportgenError, disk_errors
+from .formatting import megabytes
+from .options import DEFAULT_MAX_MB, DEFAULT_OUT, BuildOptions, cache_dir
 from .progress import Progress
+
+# The build itself (numpy, Jinja2, and torch and matplotlib when something must be made) is imported only once
+# the command line knows a build is needed: a site that is up to date is reported without it.
+
+if TYPE_CHECKING:
+    from .build import BuildReport
 
 log = logging.getLogger("reportgen")
 
@@ -69,11 +75,13 @@ def make_parser() -> argparse.ArgumentParser:
                    help=f"refuse a single file above this many megabytes (default: {DEFAULT_MAX_MB:g})")
     p.add_argument("--pdf", type=Path, metavar="FILE",
                    help="also print the page to PDF through Chromium (pip install 'reportgen[pdf]')")
+    p.add_argument("--force", action="store_true",
+                   help="build even when nothing changed since the last build (cached runs and media are still used)")
     p.add_argument("--dry-run", action="store_true",
                    help="print what the build would need (memory, results.json, frames, site) and stop")
     limits = p.add_argument_group("budgets", "raise a [limits] option of the config for this build")
     for f in options_of(Limits):
-        limits.add_argument(flag(f.name), dest=f"limit_{f.name}", type=_positive_int, metavar="N",
+        limits.add_argument(limit_flag(f.name), dest=f"limit_{f.name}", type=_positive_int, metavar="N",
                             help=f"{f.metadata['doc']} Default: {f.default:,}.")
     p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print debug messages, the estimate and tracebacks")
@@ -105,12 +113,24 @@ def cmd_build(args: argparse.Namespace) -> int:
                            single_file=args.single_file, max_size_mb=args.max_size, pdf=args.pdf,
                            limits={k: v for k, v in limits.items() if v is not None})
     if args.dry_run:
+        from .build import plan_build
+        from .estimate import check_budgets, describe
+
         plan = plan_build(options)
         print(f"Estimate for {plan.config.source} (nothing was built):")
         for line in describe(plan.estimate, plan.config.limits):
             print(f"  {line}")
         check_budgets(plan.config, plan.estimate, plan.config.limits)
         return 0
+    fresh = None if args.force else stamp.up_to_date(options)
+    if fresh is not None:
+        if not args.quiet:
+            print("Up to date: nothing changed since the last build (--force builds it again).")
+        print_outputs(fresh, args.quiet)
+        return 0
+
+    from .build import build
+
     report = build(options, Progress(quiet=args.quiet))
     counts: dict[str, int] = {}
     for r in report.results:
@@ -118,12 +138,18 @@ def cmd_build(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
     if not args.quiet:
         print(f"Built {len(report.results)} runs ({summary}).")
-        print(f"Site: {report.index}")
-    for path, size in report.single_files:  # the size is the point of the flag: printed even with -q
-        print(f"Single file: {path} ({megabytes(size)})")
-    for path, pages in report.pdfs:
-        print(f"PDF: {path} ({pages} pages, {megabytes(path.stat().st_size)})")
+    print_outputs(report, args.quiet)
     return 0
+
+
+def print_outputs(built: BuildReport | stamp.UpToDate, quiet: bool) -> None:
+    """Print where the site, the single files and the PDFs are."""
+    if not quiet:
+        print(f"Site: {built.index}")
+    for path, size in built.single_files:  # the size is the point of the flag: printed even with -q
+        print(f"Single file: {path} ({megabytes(size)})")
+    for path, pages in built.pdfs:
+        print(f"PDF: {path} ({pages} pages, {megabytes(path.stat().st_size)})")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -121,6 +121,11 @@ class Limits:
                                          "spaced, the first and last included.", between(2, 10**9))
 
 
+def limit_flag(option: str) -> str:
+    """Return the command-line flag of a ``[limits]`` option (``max_frames``: ``--max-frames``)."""
+    return "--" + option.replace("_", "-")
+
+
 @dataclass(frozen=True)
 class CacheSettings:
     """How much the build cache beside the site keeps (the ``[cache]`` table)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from .animation import FIGSIZE, FINAL_HOLD, GIF_BUDGET
-from .config import Config, Limits, options_of
+from .config import Config, Limits, limit_flag, options_of
 from .exceptions import ConfigError
 from .figures import OVERLAY_LIMIT
 from .grid import RunSpec
@@ -82,18 +82,13 @@ class Budget:
     def problem(self, source: str) -> str:
         """Say, in one line, that the build needs too much, and which knob to turn."""
         return (f"{source}: limits.{self.option}: {self.what} estimated at up to {self.shown(self.need)}, over the "
-                f"budget of {self.shown(self.limit)}; raise [limits] {self.option} or pass {flag(self.option)}, "
+                f"budget of {self.shown(self.limit)}; raise [limits] {self.option} or pass {limit_flag(self.option)}, "
                 f"or {self.remedy}")
 
     def shown(self, amount: int) -> str:
         if self.unit == "frames":
             return f"{amount:,} frames"
         return f"{amount / 1e6:,.1f} MB" if amount < 10e6 else f"{amount / 1e6:,.0f} MB"
-
-
-def flag(option: str) -> str:
-    """Return the command-line flag of a ``[limits]`` option."""
-    return "--" + option.replace("_", "-")
 
 
 def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Estimate:

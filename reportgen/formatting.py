@@ -60,6 +60,15 @@ def run_label(varied: Mapping[str, Any]) -> str:
     return ", ".join(f"{key} = {param(value)}" for key, value in varied.items())
 
 
+#: A megabyte as the command line counts file sizes.
+MB = 1024 * 1024
+
+
+def megabytes(size: int) -> str:
+    """Write a file size as the command line prints it: 9.0 MB, or 240 KB below a tenth of a megabyte."""
+    return f"{size / MB:.1f} MB" if size >= MB / 10 else f"{size / 1024:.0f} KB"
+
+
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 

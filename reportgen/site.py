@@ -22,6 +22,7 @@ from .formatting import num, param
 from .i18n import Translations, translations
 from .languages import DEFAULT, LANGUAGES
 from .render import site_path
+from .sources import templates_dir
 from .results import write_json
 from .trajectory import Status
 from .views import PageView
@@ -47,15 +48,6 @@ class SitePage:
         if self.font is not None:
             css += self.font.css(font_src or f"../{self.font.url}")
         return css
-
-
-def templates_dir() -> Path:
-    """Return the templates folder: inside the installed package, or the source checkout's."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
-        if (candidate / "base.html").is_file():
-            return candidate
-    raise FileNotFoundError(f"reportgen templates not found next to {here}")
 
 
 def make_environment(tr: Translations | None = None, compiled: bool = False) -> jinja2.Environment:

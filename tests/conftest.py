@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from reportgen.build import CACHE_DIR, BuildOptions, BuildReport, build
+from reportgen.build import BuildOptions, BuildReport, build
+from reportgen.options import CACHE_DIR
 from reportgen.config import load_config
 from reportgen.grid import expand_grid
 from reportgen.results import RunResult

@@ -147,7 +147,7 @@ def build_with(folder: Path, text: str) -> None:
 
 
 def train_entries(folder: Path) -> list[str]:
-    from reportgen.build import CACHE_DIR
+    from reportgen.options import CACHE_DIR
 
     return sorted(p.name for p in (folder / CACHE_DIR / "train").iterdir())
 
@@ -205,7 +205,7 @@ def test_clean_removes_the_cache_and_keeps_the_site(tiny, tmp_path, capsys):
 
 
 def test_clean_refuses_a_folder_that_is_not_a_cache(tmp_path, capsys):
-    from reportgen.build import CACHE_DIR
+    from reportgen.options import CACHE_DIR
     from reportgen.cli import main
 
     (tmp_path / CACHE_DIR).mkdir()

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reportgen.build import CACHE_DIR, BuildOptions, build, plan_build
+from reportgen.build import build, plan_build
+from reportgen.options import CACHE_DIR, BuildOptions
 from reportgen.cli import main
 
 #: The issue's runaway: 500 runs of a million iterations each, training only.

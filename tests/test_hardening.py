@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reportgen import render
-from reportgen.build import CACHE_DIR, BuildOptions, build
+from reportgen.build import build
+from reportgen.options import CACHE_DIR, BuildOptions
 from reportgen.cli import main
 from reportgen.config import PARAM_NAMES, parse_config
 from reportgen.exceptions import ConfigError

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import start_build, wait_for
 
-from reportgen.build import CACHE_DIR
+from reportgen.options import CACHE_DIR
 from reportgen.cli import main
 
 OK = """
@@ -165,9 +165,11 @@ def test_a_second_build_on_the_same_out_waits_then_finishes_a_whole_site(built):
     first = start_build(built / "long.toml", built / "site")
     second = None
     try:
-        # Freeze the first build while it holds the lock, so that the second one surely meets it.
-        wait_for(lambda: first.poll() is not None or (lock.exists() and lock.read_text().strip() == str(first.pid)))
-        assert first.poll() is None, first.communicate()
+        # Freeze the first build while it holds the lock, so that the second one surely meets it. (Its check
+        # of the build stamp holds the lock for a moment first: training is the sure sign of the build's own hold.)
+        line = first.stderr.readline()
+        assert line.startswith("reportgen: training"), line + first.stderr.read()
+        assert first.poll() is None and lock.read_text().strip() == str(first.pid), first.communicate()
         os.kill(first.pid, signal.SIGSTOP)
         second = start_build(built / "second.toml", built / "site")
         line = second.stderr.readline()
