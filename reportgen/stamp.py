@@ -125,23 +125,27 @@ def up_to_date(options: BuildOptions) -> UpToDate | None:
     if not options.use_cache or not stamp_path(options.out).is_file():
         return None
     out = options.out.resolve()
-    with output.build_lock(out.parent):  # a build in progress finishes first: its site is the one to compare
-        stamp = _read(stamp_path(out))
-        if stamp is None:
-            log.debug("building: the stamp of %s is unreadable", out)
-            return None
-        if stamp["inputs"] != inputs_digest(options):
-            log.debug("building: the config, the flags, reportgen, the packages or SOURCE_DATE_EPOCH changed")
-            return None
-        singles = [Path(p) for p in stamp["single_files"]]
-        pdfs = [(Path(p), pages) for p, pages in stamp["pdfs"]]
-        now = files_of(out, [*singles, *(p for p, _ in pdfs)])
-        if now != stamp["files"]:
-            changed = sorted(set(now) ^ set(stamp["files"]) | {k for k in now if now[k] != stamp["files"].get(k)})
-            log.debug("building: %d files changed since the last build, first %s", len(changed), changed[0])
-            return None
-    return UpToDate(index=out / "index.html", single_files=tuple((p, p.stat().st_size) for p in singles),
-                    pdfs=tuple(pdfs))
+    try:
+        with output.build_lock(out.parent):  # a build in progress finishes first: its site is the one to compare
+            stamp = _read(stamp_path(out))
+            if stamp is None:
+                log.debug("building: the stamp of %s is unreadable", out)
+                return None
+            if stamp["inputs"] != inputs_digest(options):
+                log.debug("building: the config, the flags, reportgen, the packages or SOURCE_DATE_EPOCH changed")
+                return None
+            singles = [Path(p) for p in stamp["single_files"]]
+            pdfs = [(Path(p), pages) for p, pages in stamp["pdfs"]]
+            now = files_of(out, [*singles, *(p for p, _ in pdfs)])
+            if now != stamp["files"]:
+                changed = sorted(set(now) ^ set(stamp["files"]) | {k for k in now if now[k] != stamp["files"].get(k)})
+                log.debug("building: %d files changed since the last build, first %s", len(changed), changed[0])
+                return None
+            return UpToDate(index=out / "index.html", single_files=tuple((p, p.stat().st_size) for p in singles),
+                            pdfs=tuple(pdfs))
+    except OSError as exc:  # the lock or a file cannot be read: the build finds out and says so in one line
+        log.debug("building: checking the stamp of %s failed (%s)", out, exc)
+        return None
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -157,3 +157,11 @@ def test_clean_removes_the_stamp(project, capsys):
     capsys.readouterr()
     assert main(["build", "--config", str(project.config), "--out", str(project.site), "--jobs", "1"]) == 0
     assert capsys.readouterr().out.startswith("Built ")
+
+
+def test_a_lock_that_cannot_be_taken_means_build(project, monkeypatch):
+    def unreadable(folder):
+        raise PermissionError(13, "Permission denied", str(folder / ".reportgen.lock"))
+
+    monkeypatch.setattr(stamp.output, "build_lock", unreadable)
+    assert stamp.up_to_date(project.options()) is None  # then the build refuses the folder in its own words
