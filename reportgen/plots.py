@@ -53,7 +53,7 @@ def loss_overlay_svg(title: str, results: Sequence[RunResult], tr: Translations)
 
 
 def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str, str]) -> str:
-    fig = Figure(figsize=(7.5, 3.6), dpi=100)
+    fig = Figure(figsize=(7.5, 3.6), dpi=100, layout="constrained")
     FigureCanvasSVG(fig)
     ax = fig.subplots()
     thresholds, floors = {}, {}
@@ -80,17 +80,17 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
     for value in thresholds.values():
         ax.axhline(value, ls="--", lw=1, color=THRESHOLD_COLOR)
         ax.annotate(words["threshold"] % {"value": param(value)}, (1, value), xycoords=("axes fraction", "data"), ha="right",
-                    va="bottom", fontsize=7, color=THRESHOLD_COLOR)
+                    va="bottom", fontsize=7, color=THRESHOLD_COLOR, xytext=(-2, 0), textcoords="offset points")
     for value in floors.values():
         ax.axhline(value, ls=":", lw=1.4, color=FLOOR_COLOR)
         ax.annotate(words["floor"] % {"value": num(value)}, (0, value), xycoords=("axes fraction", "data"), ha="left",
-                    va="top", fontsize=7, color=FLOOR_COLOR)
+                    va="top", fontsize=7, color=FLOOR_COLOR, xytext=(3, 0), textcoords="offset points")
     ax.set_yscale("log")
     ax.set_xlabel(words["iteration"])
     ax.set_ylabel(words["loss"])
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, frameon=False, loc="upper right")
-    fig.tight_layout()
+    # Below the axes: inside, it would cover curves or the threshold labels at the right end.
+    fig.legend(fontsize=7, frameon=False, loc="outside lower center", ncol=min(len(results), 4))
     buffer = io.StringIO()
     # A fixed hash salt and no date: the same runs give byte-identical SVG.
     with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):
