@@ -32,7 +32,7 @@ MEMORY_PER_RUN = 12e3
 MEMORY_PER_HISTORY_POINT = 64
 #: Bytes of results.json: the config, then per run its fields and per kept loss value its text.
 RESULTS_HEADER = 8e3
-RESULTS_PER_RUN = 1.6e3
+RESULTS_PER_RUN = 1.7e3
 RESULTS_PER_POINT = 12
 RESULTS_PER_THINNED_POINT = 7  # the iteration of each value, when the history is thinned
 #: Bytes per pixel of a full frame: an MP4 once, then per frame drawn or held; the GIF preview per frame of it

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 SCHEMA = 3  # 2: final is one state (w, b and loss of the last iteration); after_last_update added
 # 3: a long run's loss_history may be thinned (loss_history_iterations says where from)
-MEDIA_FORMATS = ("gif", "mp4", "poster")
+MEDIA_FORMATS = ("gif", "mp4", "poster", "filmstrip")
 HISTORY_NOTE = ("loss_history holds the loss of every iteration, except in runs of more than max_points iterations: "
                 "those keep max_points evenly spaced values, the first and last included, taken at the iterations "
                 "that loss_history_iterations lists (null when a history is whole).")
@@ -79,6 +79,8 @@ class RunResult:
         }
         out["frames"] = media.frames if media else None
         out["fps"] = media.fps if media else None
+        # The iterations print shows for this run, side by side in its filmstrip (media.filmstrip).
+        out["filmstrip_iterations"] = list(media.filmstrip.iterations) if media and media.filmstrip else None
         out["settle_iteration"] = stop.settle_iteration if stop else None
         if stop is not None:
             m = stop.modes

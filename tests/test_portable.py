@@ -119,8 +119,12 @@ def test_filmstrips_are_cached_with_the_media_and_placed_in_the_site(tiny):
     for run in tiny.runs.values():
         strip = tiny.site / "media" / f"{run['id']}.filmstrip.png"
         assert strip.exists() == bool(run["media"]["mp4"]), run["id"]
+        # results.json names the file and the iterations it shows, as the page does
+        assert run["media"]["filmstrip"] == (f"media/{run['id']}.filmstrip.png" if strip.exists() else None)
+        assert (run["filmstrip_iterations"] is not None) == strip.exists()
     assert 'src="media/thr__threshold-1.filmstrip.png"' in tiny.html
     assert "iterations 0, 26, 52, 78" in tiny.html  # the stop, 78, is the last
+    assert tiny.runs["thr__threshold-1"]["filmstrip_iterations"] == [0, 26, 52, 78]
 
 
 # --------------------------------------------------------------------------- the web font

@@ -51,7 +51,7 @@ def test_a_run_of_one_iteration_is_a_picture_not_a_video(tiny):
 
 def test_media_paths_are_relative_and_exist(tiny, animated):
     for run in tiny.runs.values():
-        assert set(run["media"]) == {"gif", "mp4", "poster"}
+        assert set(run["media"]) == {"gif", "mp4", "poster", "filmstrip"}
         if run["id"] not in animated:
             assert set(run["media"].values()) == {None}
             continue
