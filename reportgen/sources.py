@@ -23,7 +23,8 @@ def templates_dir() -> Path:
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """Hash the package's own source and catalogs, so a change to either invalidates every cache entry."""
-    return _digest(PACKAGE, sorted([*PACKAGE.glob("*.py"), *PACKAGE.glob("locale/*/LC_MESSAGES/*.po")]))
+    return _digest({path.relative_to(PACKAGE).as_posix(): path for path in
+                    [*PACKAGE.glob("*.py"), *PACKAGE.glob("locale/*/LC_MESSAGES/*.po")]})
 
 
 @functools.lru_cache(maxsize=1)
@@ -32,15 +33,18 @@ def site_sources() -> str:
 
     Wider than :func:`code_version`: a template or style edit changes the pages, not a cached run or animation.
     """
-    templates = templates_dir()
-    files = {p for root in (PACKAGE, templates) for p in root.rglob("*")
-             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
-    return _digest(PACKAGE.parent, sorted(files))
+    files = {}
+    for label, root in (("reportgen", PACKAGE), ("templates", templates_dir())):
+        for path in root.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                files[f"{label}/{path.relative_to(root).as_posix()}"] = path
+    return _digest(files)
 
 
-def _digest(root: Path, paths: list[Path]) -> str:
+def _digest(files: dict[str, Path]) -> str:
+    """Hash files by name and content."""
     digest = hashlib.sha256(__version__.encode())
-    for path in paths:
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
+    for name in sorted(files):
+        digest.update(name.encode())
+        digest.update(files[name].read_bytes())
     return digest.hexdigest()[:16]

@@ -11,8 +11,8 @@ imported.
 
 Anything else builds as before: an edited config or template, an upgraded
 package, a site file changed, added or removed, ``--force`` or ``--no-cache``.
-A build that warned is not stamped, so its next run builds and warns again
-rather than hiding the warning.
+A build that warned is not stamped, so its next run builds again rather than
+skipping past what the warning was about.
 """
 
 from __future__ import annotations
@@ -21,16 +21,15 @@ import hashlib
 import json
 import logging
 import os
-import site
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from . import languages, output
+from . import output
 from .cache import STAMP_SUFFIX, atomic_write_bytes
-from .options import BuildOptions, cache_dir
+from .options import BuildOptions, cache_dir, rebuild_command
 from .sources import site_sources
 
 log = logging.getLogger("reportgen")
@@ -54,23 +53,25 @@ def stamp_path(out: Path) -> Path:
 
 
 def inputs_digest(options: BuildOptions) -> str | None:
-    """Hash everything a build with ``options`` makes its pages from; None when the config cannot be read."""
+    """Hash everything a build with ``options`` makes its pages from; None when a path of it cannot be read."""
     config = options.config_path
     try:
         config_digest = None if config is None else hashlib.sha256(config.read_bytes()).hexdigest()
-    except OSError:
-        return None  # the build says what is wrong with it
+        paths = {name: None if path is None else str(path.resolve())
+                 for name, path in (("config", config), ("out", options.out), ("single_file", options.single_file),
+                                    ("pdf", options.pdf))}
+    except (OSError, RuntimeError):  # unreadable, missing, a symlink loop: the build says what is wrong with it
+        return None
     payload = {
         "sources": site_sources(),
         "packages": installed_packages(),
         "python": sys.version,
         "environment": {name: os.environ.get(name) for name in ENVIRONMENT},
         "cwd": str(Path.cwd().resolve()),  # the page names the config and folders relative to it
-        "config": None if config is None else [str(config.resolve()), config_digest],
-        "out": str(options.out.resolve()),
-        "lang": options.lang and (languages.normalize(options.lang) or options.lang),  # zh_cn is zh-CN
-        "single_file": None if options.single_file is None else str(options.single_file.resolve()),
-        "pdf": None if options.pdf is None else str(options.pdf.resolve()),
+        "command": rebuild_command(options),  # the page shows it, flags spelled as typed
+        "config_digest": config_digest,
+        **paths,
+        "lang": options.lang,
         "max_size_mb": options.max_size_mb,
         "limits": dict(sorted(options.limits.items())),
         "device": options.device,
@@ -79,14 +80,16 @@ def inputs_digest(options: BuildOptions) -> str | None:
 
 
 def installed_packages() -> list[str]:
-    """Return the name and version of every installed distribution (``torch-2.13.0+cpu.dist-info``, ...)."""
-    folders = [*site.getsitepackages(), site.getusersitepackages()]
+    """Return the name and version of every distribution Python can import (``torch-2.13.0+cpu.dist-info``, ...).
+
+    Every folder of ``sys.path`` is looked in, as ``importlib.metadata`` (which the page's versions come from) does.
+    """
     names: set[str] = set()
-    for folder in folders:
+    for folder in sys.path:
         try:
-            with os.scandir(folder) as entries:
+            with os.scandir(folder or ".") as entries:
                 names.update(e.name for e in entries if e.name.endswith((".dist-info", ".egg-info")))
-        except OSError:
+        except OSError:  # a zip file, a folder that does not exist
             continue
     return sorted(names)
 
@@ -141,11 +144,18 @@ def up_to_date(options: BuildOptions) -> UpToDate | None:
                 changed = sorted(set(now) ^ set(stamp["files"]) | {k for k in now if now[k] != stamp["files"].get(k)})
                 log.debug("building: %d files changed since the last build, first %s", len(changed), changed[0])
                 return None
-            return UpToDate(index=out / "index.html", single_files=tuple((p, p.stat().st_size) for p in singles),
-                            pdfs=tuple(pdfs))
+            # Named as this command line names them (the digest holds that they are the same files).
+            singles_named = [(_as_given(options.single_file, p), p.stat().st_size) for p in singles]
+            return UpToDate(index=out / "index.html", single_files=tuple(singles_named),
+                            pdfs=tuple((_as_given(options.pdf, p), pages) for p, pages in pdfs))
     except OSError as exc:  # the lock or a file cannot be read: the build finds out and says so in one line
         log.debug("building: checking the stamp of %s failed (%s)", out, exc)
         return None
+
+
+def _as_given(flag: Path | None, path: Path) -> Path:
+    """Return ``path``, one language's file of a --single-file or --pdf, named beside the flag's value as typed."""
+    return path if flag is None else flag.with_name(path.name)
 
 
 def _read(path: Path) -> dict[str, Any] | None:

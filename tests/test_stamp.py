@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -111,13 +112,43 @@ def test_installed_packages_name_their_versions():
 
 
 def test_single_file_is_part_of_the_site(project, tmp_path, capsys):
-    target = tmp_path / "r.html"
+    target = Path("r.html")  # relative to the test's folder: said back as typed
     assert build(project, "--single-file", str(target)) == 0
     capsys.readouterr()
     assert build(project, "--single-file", str(target)) == 0
-    assert capsys.readouterr().out == f"Single file: {target} ({stamp_size(target)})\n"  # said even up to date
-    target.unlink()
-    assert build(project, "--single-file", str(target)) == 0 and target.is_file()
+    assert capsys.readouterr().out == f"Single file: r.html ({stamp_size(target)})\n"  # said even up to date
+    (tmp_path / target).unlink()
+    assert build(project, "--single-file", str(target)) == 0 and (tmp_path / target).is_file()
+
+
+def test_the_page_shows_the_command_as_typed_so_its_spelling_is_an_input(project, capsys):
+    assert build(project, "--lang", "en") == 0
+    assert "--lang en" in project.html
+    capsys.readouterr()
+    assert main(["build", "--config", str(project.config), "--out", str(project.site), "--lang", "EN"]) == 0
+    assert capsys.readouterr().out.startswith("Built ") and "--lang EN" in project.html
+
+
+def test_another_working_folder_builds(project, tmp_path, monkeypatch):
+    assert stamp.up_to_date(project.options()) is not None
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the page names the config relative to it
+    assert stamp.up_to_date(project.options()) is None
+
+
+def test_a_template_edit_changes_the_sources_digest(tmp_path, monkeypatch):
+    from reportgen import sources
+
+    copy = tmp_path / "templates"
+    shutil.copytree(sources.templates_dir(), copy)
+    monkeypatch.setattr(sources, "templates_dir", lambda: copy)
+    digests = []
+    for edit in ("", "\n/* a style edit */\n"):
+        (copy / "style.css").write_text((copy / "style.css").read_text() + edit)
+        sources.site_sources.cache_clear()
+        digests.append(sources.site_sources())
+    sources.site_sources.cache_clear()
+    assert digests[0] != digests[1]
 
 
 def stamp_size(path: Path) -> str:
