@@ -165,8 +165,6 @@ def check_writable(out: Path, cache: Cache, files: Mapping[str, Mapping[str, Pat
             output.check_writable(path.parent, flag)
 
 
-
-
 def report_languages(flag: str | None, config: Config) -> tuple[str, ...]:
     """Return the languages to build: the --lang flag's, else the config's."""
     if flag is None:
@@ -175,8 +173,6 @@ def report_languages(flag: str | None, config: Config) -> tuple[str, ...]:
     if lang is None:
         raise ConfigError(f"--lang {flag!r}: {languages.UNKNOWN}")
     return languages.resolve(lang)
-
-
 
 
 def train_runs(

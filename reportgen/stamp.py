@@ -145,7 +145,7 @@ def up_to_date(options: BuildOptions) -> UpToDate | None:
                 log.debug("building: %d files changed since the last build, first %s", len(changed), changed[0])
                 return None
             # Named as this command line names them (the digest holds that they are the same files).
-            singles_named = [(_as_given(options.single_file, p), p.stat().st_size) for p in singles]
+            singles_named = [(_as_given(options.single_file, p), now[str(p)][0]) for p in singles]
             return UpToDate(index=out / "index.html", single_files=tuple(singles_named),
                             pdfs=tuple((_as_given(options.pdf, p), pages) for p, pages in pdfs))
     except OSError as exc:  # the lock or a file cannot be read: the build finds out and says so in one line
