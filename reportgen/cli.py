@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from . import __version__, output, stamp
 from .cache import Cache
 from .config import Limits, default_config_text, limit_flag, options_of
-from .exceptions import BuildInterrupted, ConfigError, ReportgenError, disk_errors
+from .exceptions import BuildInterrupted, ConfigError, ReportgenError, disk_errors, stop_on_signals
 from .formatting import megabytes
 from .options import DEFAULT_MAX_MB, DEFAULT_OUT, BuildOptions, cache_dir
 from .progress import Progress
@@ -208,9 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
     command = {"build": cmd_build, "serve": cmd_serve, "init": cmd_init, "clean": cmd_clean}[args.command]
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return command(args)
+        with stop_on_signals():
+            return command(args)
     except ReportgenError as exc:
         if getattr(args, "verbose", False) and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__, file=sys.stderr)
@@ -222,9 +222,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reportgen: interrupted by {signal.Signals(signum).name}; the previous site is untouched", file=sys.stderr)
         return 128 + signum
 
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise BuildInterrupted(signum)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -48,3 +49,37 @@ class BuildInterrupted(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+#: The signal that asked the build to stop, once one has (see :func:`on_signal`).
+_received: int | None = None
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Inside, SIGINT and SIGTERM raise :class:`BuildInterrupted` and are remembered; the old handlers come back after."""
+    global _received
+    _received = None
+    previous = {signum: signal.signal(signum, _on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _received = None  # later work in this process (a test's) is not interrupted
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    global _received
+    _received = signum
+    raise BuildInterrupted(signum)
+
+
+def raise_if_interrupted() -> None:
+    """Raise :class:`BuildInterrupted` again if a signal arrived, even one whose exception was lost.
+
+    Python drops an exception raised while a finaliser (``__del__``, a weakref callback) runs, so a
+    signal can land there and go unnoticed; the build asks here before the new site replaces the old.
+    """
+    if _received is not None:
+        raise BuildInterrupted(_received)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .exceptions import ConfigError
+from .exceptions import ConfigError, raise_if_interrupted
 
 try:
     import fcntl
@@ -155,6 +155,7 @@ def staged_output(out: Path) -> Iterator[Path]:
     try:
         (stage / MARKER).write_text("This folder is written by reportgen; a build replaces it whole.\n")
         yield stage
+        raise_if_interrupted()  # a signal whose exception was lost still keeps the old site
         _swap(stage, out)
     except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)

@@ -180,10 +180,28 @@ def render_runs(
         for future in as_completed(futures):
             outcomes[futures[future]] = future.result()
             advance(1)
+    except KeyboardInterrupt:
+        if own:  # stop now: finishing the renders in hand (and those queued to workers) could take minutes
+            stop_workers(executor)
+        raise
     finally:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
     return outcomes
+
+
+def stop_workers(pool: Any) -> None:
+    """Terminate a process pool's workers mid-render.
+
+    Each one's ffmpeg then sees its input end, finishes its file and exits; the next build's
+    remove_stale clears the half-written entries, as after a SIGKILL.
+    """
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def cached_outcomes(cache: Cache, keys: Sequence[str]) -> dict[str, RunMedia]:

@@ -254,3 +254,23 @@ def test_render_workers_and_their_ffmpeg_die_with_a_killed_build(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the session: never leak a process
         except ProcessLookupError:
             pass
+
+
+def test_a_signal_whose_exception_was_lost_still_keeps_the_old_site(tmp_path):
+    """Python drops an exception raised in a finaliser; a SIGTERM landing there must not let the build finish."""
+    from reportgen.exceptions import BuildInterrupted, stop_on_signals
+    from reportgen.output import staged_output
+
+    out, handler = tmp_path / "site", signal.getsignal(signal.SIGTERM)
+    with staged_output(out) as stage:
+        (stage / "index.html").write_text("old")
+    with stop_on_signals(), pytest.raises(BuildInterrupted):
+        with staged_output(out) as stage:
+            (stage / "index.html").write_text("new")
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            except BuildInterrupted:
+                pass  # as a finaliser would: the exception is gone, the signal is remembered
+    assert (out / "index.html").read_text() == "old"
+    assert not list(tmp_path.glob(".site.building-*"))
+    assert signal.getsignal(signal.SIGTERM) == handler  # the caller's handler is back
