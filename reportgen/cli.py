@@ -156,10 +156,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import functools
     import http.server
 
+    from .serve import SiteHandler
+
     index = args.out / "index.html"
     if not index.is_file():
         raise ConfigError(f"{args.out}: no built site here; run 'reportgen build --out {args.out}' first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(args.out))
+    handler = functools.partial(SiteHandler, directory=str(args.out))
     try:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     except OSError as exc:

@@ -24,6 +24,7 @@ from babel.messages.pofile import read_po
 from reportgen.animation import FONT_PT
 from reportgen.build import BuildOptions, build
 from reportgen.i18n import catalog_path
+from reportgen.serve import SiteHandler
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -54,7 +55,7 @@ def both(site):
 
 @pytest.fixture(scope="module")
 def server(site, tmp_path_factory):
-    """Serve the site under /course/report/, like a GitHub Pages project site."""
+    """Serve the site under /course/report/, like a GitHub Pages project site, with ``reportgen serve``'s handler."""
     docroot = tmp_path_factory.mktemp("docroot")
     shutil.copytree(site, docroot / "course" / "report")
     handler = functools.partial(QuietHandler, directory=str(docroot))
@@ -66,7 +67,9 @@ def server(site, tmp_path_factory):
     httpd.server_close()
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
+class QuietHandler(SiteHandler):
+    """reportgen serve's handler (byte ranges, as GitHub Pages), without a log line per request."""
+
     def log_message(self, *args):  # keep the test output clean
         pass
 

@@ -1,0 +1,88 @@
+"""``reportgen serve``: preview a built site over HTTP the way a static host serves it.
+
+The standard library's file handler answers every request with the whole file. A
+browser asks for a video with ``Range: bytes=0-`` and, given a plain 200, will not
+let the viewer seek in it (Chromium), so the handler here answers one byte range
+with ``206 Partial Content``, as GitHub Pages and every web server do.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.server
+import os
+import re
+import shutil
+from http import HTTPStatus
+from typing import BinaryIO
+
+#: One range of bytes: "bytes=FIRST-", "bytes=FIRST-LAST" or "bytes=-SUFFIX". Anything else (several
+#: ranges, another unit) is answered with the whole file, which HTTP allows.
+RANGE = re.compile(r"bytes=(?:(\d+)-(\d*)|-(\d+))")
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """Return the first and last byte that a ``Range`` header matching :data:`RANGE` asks of a ``size``-byte file.
+
+    ``None``: no byte of the file is in the range (the answer is 416).
+    """
+    match = RANGE.fullmatch(header.strip())
+    if match is None:
+        raise ValueError(f"not a single byte range: {header!r}")
+    first, last, suffix = match.groups()
+    if suffix is not None:  # the last N bytes
+        return (max(size - int(suffix), 0), size - 1) if int(suffix) > 0 and size > 0 else None
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    return (start, end) if start < size and start <= end else None
+
+
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """Serve a folder's files; a request for one byte range gets just those bytes (206)."""
+
+    _left: int | None = None
+
+    def send_head(self) -> BinaryIO | None:
+        self._left = None
+        header = self.headers.get("Range")
+        path = self.translate_path(self.path)
+        if header is None or RANGE.fullmatch(header.strip()) is None or not os.path.isfile(path):
+            return super().send_head()
+        try:
+            source = open(path, "rb")
+        except OSError:
+            return super().send_head()  # it answers 404
+        size = os.fstat(source.fileno()).st_size
+        wanted = byte_range(header, size)
+        if wanted is None:
+            source.close()
+            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        first, last = wanted
+        self.send_response(HTTPStatus.PARTIAL_CONTENT)
+        self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        self.send_header("Content-Length", str(last - first + 1))
+        self.send_header("Last-Modified", email.utils.formatdate(os.fstat(source.fileno()).st_mtime, usegmt=True))
+        self.end_headers()
+        source.seek(first)
+        self._left = last - first + 1
+        return source
+
+    def end_headers(self) -> None:
+        self.send_header("Accept-Ranges", "bytes")
+        super().end_headers()
+
+    def copyfile(self, source: BinaryIO, outputfile: BinaryIO) -> None:
+        if self._left is None:
+            shutil.copyfileobj(source, outputfile)
+            return
+        while self._left > 0:
+            chunk = source.read(min(self._left, 64 * 1024))
+            if not chunk:
+                break
+            outputfile.write(chunk)
+            self._left -= len(chunk)
