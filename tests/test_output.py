@@ -232,16 +232,20 @@ def test_render_workers_and_their_ffmpeg_die_with_a_killed_build(tmp_path):
     (tmp_path / "long.toml").write_text(LONG)
     proc = start_build(tmp_path / "long.toml", tmp_path / "site")
     family: dict[int, str] = {}  # pid -> command line, taken while the build runs
+    parents: dict[int, int] = {}  # pid -> parent pid, at the same time
     try:
         def encoding() -> bool:
             family.clear()
             family.update({p: command(p) for p in descendants(proc.pid)})
+            parents.clear()
+            parents.update({p: ppid for p, (ppid, _) in process_table().items() if p in family})
             encoders = [c for c in family.values() if "ffmpeg" in c and "rawvideo" in c]  # not `ffmpeg -version`
             return proc.poll() is not None or bool(encoders)
         wait_for(encoding)
         os.kill(proc.pid, signal.SIGKILL)  # as the OOM killer does: only the build process, nothing can clean up
         assert proc.wait() == -signal.SIGKILL, proc.communicate()  # it was still running
-        workers = [p for p, c in family.items() if "spawn_main" in c]
+        # A worker's child between fork and exec (its ffmpeg, starting) still shows the worker's command line.
+        workers = [p for p, c in family.items() if "spawn_main" in c and parents.get(p) == proc.pid]
         assert len(workers) == 2 and any("rawvideo" in c for c in family.values()), family
         deadline = time.monotonic() + 5
         while any(alive(p) for p in family) and time.monotonic() < deadline:
