@@ -66,6 +66,15 @@ vary = { slope = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0] }
 frame_every = 5
 dpi = 120
 """,
+    "explorer of 400 runs (a card and two loss charts each)": """
+[defaults]
+max_iters = 300
+[[sweep]]
+name = "grid"
+vary = { slope = [%s], lr = [%s] }
+[render]
+formats = []
+""" % (", ".join(str(1 + i / 4) for i in range(20)), ", ".join(str(round(0.002 * (i + 1), 3)) for i in range(20))),
 }
 
 

@@ -22,8 +22,8 @@ from .exceptions import BuildAbort
 from .formatting import MB, megabytes
 from .site import SitePage, page_files, render_page
 
-#: How the bundled page refers to the build's other files: relative src, poster and href values.
-_URL = re.compile(r'\b(src|poster|href)="(?![a-z][a-z0-9+.-]*:|#)([^"]*)"')
+#: How the bundled page refers to the build's other files: relative src, srcset (one URL each), poster and href values.
+_URL = re.compile(r'\b(src|srcset|poster|href)="(?![a-z][a-z0-9+.-]*:|#)([^"]*)"')
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from .animation import FIGSIZE, FINAL_HOLD, GIF_BUDGET
 from .config import Config, Limits, limit_flag, options_of
 from .exceptions import ConfigError
+from .explorer import explorable
 from .figures import OVERLAY_LIMIT
 from .grid import RunSpec
 from .views import TABLE_LIMIT
@@ -47,6 +49,13 @@ PAGE_BASE = 100e3
 PAGE_PER_FIGURE = 100e3
 PAGE_PER_RUN = 1.5e3
 PAGE_PER_ANIMATION = 2e3
+#: Bytes of each run with a card (every run of an explorer, the animated runs of a larger sweep): its markup, and
+#: its loss chart, drawn twice (wide, and narrow for phones), each a frame and its curves: the run's and, in a sweep
+#: small enough for an overlay, every other run's, loss_chart.MAX_POINTS points at most (measured: 3.0 KB of markup
+#: and 7.6 KB of charts a run, in an explorer of 400 one-curve charts).
+PAGE_PER_CARD = 3.5e3
+CHART_BASE = 2 * 1e3
+CHART_PER_CURVE = 2 * 3.6e3
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,12 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Es
     sweeps = _sweep_shapes(specs)
     figures = sum((n <= OVERLAY_LIMIT) + (dims == 2) for n, dims in sweeps.values())
     tabled = sum(n for n, _ in sweeps.values() if n <= TABLE_LIMIT)
-    pages = languages * (PAGE_BASE + figures * PAGE_PER_FIGURE + tabled * PAGE_PER_RUN + len(animated) * PAGE_PER_ANIMATION)
+    animated_in = Counter(s.sweep for s in specs if s.animate)  # a card each, even with no media to show
+    cards = sum((n if explorable(range(n)) else animated_in[name])
+                * (PAGE_PER_CARD + CHART_BASE + CHART_PER_CURVE * (n if n <= OVERLAY_LIMIT else 1))
+                for name, (n, _) in sweeps.items())
+    pages = languages * (PAGE_BASE + figures * PAGE_PER_FIGURE + tabled * PAGE_PER_RUN + len(animated) * PAGE_PER_ANIMATION
+                         + cards)
     return Estimate(runs=runs, iterations=t_max, languages=languages, animations=len(animated) * languages,
                     history_points=min(t_max, limits.history_points), memory=int(memory), results=int(results),
                     frames=frames, site=int(results + media + pages))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from pygments.formatters import HtmlFormatter
@@ -23,7 +23,7 @@ from .explorer import course_run, explorable, picks, radio_groups
 from .fonts import warn_undrawable
 from .formatting import run_label
 from .i18n import N_, Translations
-from .loss_chart import loss_chart_svg
+from .loss_chart import NARROW_WIDTH, loss_chart_svg
 from .results import RunResult
 from .trajectory import Status
 
@@ -51,6 +51,7 @@ class Figure:
     name: str  # its file name under figures/
     svg: str
     inline: bool = False  # the page holds it (its links work only there), not a file
+    narrow: Figure | None = None  # the same figure drawn for a phone's width, which the page offers there
 
     @property
     def url(self) -> str:
@@ -84,7 +85,7 @@ class Figures:
         """Return every figure to write as a file."""
         graphs = [f for f in (self.autograd, self.forward) if f is not None]
         figures = [*self.overlays.values(), *self.heatmaps.values(), *graphs, *self.charts.values()]
-        return [f for f in figures if not f.inline]
+        return [g for f in figures if not f.inline for g in (f, f.narrow) if g is not None]
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,11 @@ def draw_figures(config: Config, results: Sequence[RunResult], evidence: GraphEv
         params = [r.spec.params.to_dict() for r in runs]
         explored = explorable(runs)
         if runs and len(runs) <= OVERLAY_LIMIT:
-            overlays[sweep.name] = _cached(cache, f"loss-{sweep.name}.svg", [lang, sweep.title, params],
-                                           lambda: plots().loss_overlay_svg(sweep.title, runs, tr))
+            payload = [lang, sweep.title, params]
+            narrow = _cached(cache, f"loss-{sweep.name}.narrow.svg", payload,
+                             lambda: plots().loss_overlay_svg(sweep.title, runs, tr, plots().NARROW))
+            wide = _cached(cache, f"loss-{sweep.name}.svg", payload, lambda: plots().loss_overlay_svg(sweep.title, runs, tr))
+            overlays[sweep.name] = replace(wide, narrow=narrow)
         if runs and len(sweep.vary) == 2:
             keys = tuple(sweep.vary)
             links = cell_links(sweep.name, runs, tr) if explored else []
@@ -125,7 +129,10 @@ def draw_figures(config: Config, results: Sequence[RunResult], evidence: GraphEv
             if explored or r.spec.animate:
                 others = [o for o in runs if o is not r] if overlaid else []
                 payload = [mine, [p for p in params if p is not mine] if overlaid else []]
-                charts[r.id] = _cached(cache, f"curve-{r.id}.svg", payload, lambda: loss_chart_svg(r, others))
+                narrow = _cached(cache, f"curve-{r.id}.narrow.svg", payload,
+                                 lambda: loss_chart_svg(r, others, NARROW_WIDTH))
+                charts[r.id] = replace(_cached(cache, f"curve-{r.id}.svg", payload, lambda: loss_chart_svg(r, others)),
+                                       narrow=narrow)
     autograd = forward = None
     if evidence is not None:
         autograd = _graph_figure(cache, "autograd-graph.svg", evidence.autograd, AUTOGRAD_TITLE, AUTOGRAD_CAPTION, tr)

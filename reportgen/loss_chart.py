@@ -18,8 +18,11 @@ from .formatting import power_of_ten
 from .results import RunResult
 from .trajectory import Status
 
-#: The chart's size in CSS pixels, and its plot area inside it.
+#: The chart's size in CSS pixels, and its plot area inside it. A phone gets it NARROW_WIDTH wide, where its
+#: text keeps about the size it is written in (FONT_PX); the wide chart shrunk to a phone's 340 px would halve it.
 WIDTH, HEIGHT = 640, 200
+NARROW_WIDTH = 360
+FONT_PX = 11
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 10, 26
 #: Most points a curve is drawn with; a longer run is sampled evenly, its last point kept.
 MAX_POINTS = 300
@@ -27,15 +30,15 @@ OTHERS_COLOR = "#b8c0c8"
 AXIS_COLOR = "#5b6770"
 
 
-def loss_chart_svg(run: RunResult, others: Sequence[RunResult]) -> str:
-    """Draw ``run``'s loss per iteration over ``others`` (its sweep's other runs), on a log scale."""
+def loss_chart_svg(run: RunResult, others: Sequence[RunResult], chart_width: int = WIDTH) -> str:
+    """Draw ``run``'s loss per iteration over ``others`` (its sweep's other runs), on a log scale, ``chart_width`` px wide."""
     curves = [finite_curve(r) for r in (*others, run)]
     marks = [v for v in (run.spec.params.threshold, run.analysis.loss_floor) if v > 0]
     values = np.concatenate([c[1] for c in curves] + [np.asarray(marks, float)])
     lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
     hi = max(hi, lo + 1)
     x_max = max(max(len(r.trajectory.loss) - 1 for r in (*others, run)), 1)
-    width, height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    width, height = chart_width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def px(t: np.ndarray | float) -> np.ndarray:
         return LEFT + np.asarray(t, float) / x_max * width
@@ -43,16 +46,16 @@ def loss_chart_svg(run: RunResult, others: Sequence[RunResult]) -> str:
     def py(loss: np.ndarray | float) -> np.ndarray:
         return TOP + (hi - np.log10(np.asarray(loss, float))) / (hi - lo) * height
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-           f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Verdana, sans-serif" font-size="11">',
-           f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>']
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{chart_width}" height="{HEIGHT}" '
+           f'viewBox="0 0 {chart_width} {HEIGHT}" font-family="DejaVu Sans, Verdana, sans-serif" font-size="{FONT_PX}">',
+           f'<rect width="{chart_width}" height="{HEIGHT}" fill="#fff"/>']
     step = 1 if hi - lo <= 6 else math.ceil((hi - lo) / 6)
     for k in range(lo, hi + 1, step):
         y = float(py(10.0**k))
         out.append(f'<line x1="{LEFT}" x2="{LEFT + width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e6eaee"/>')
         out.append(f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" fill="{AXIS_COLOR}">'
                    f'{power_of_ten(10.0**k)}</text>')
-    for t in x_ticks(x_max):
+    for t in x_ticks(x_max, 4 if chart_width >= WIDTH else 3):
         x = float(px(t))
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP + height}" y2="{TOP + height + 4}" '
                    f'stroke="{AXIS_COLOR}"/>')
@@ -89,9 +92,9 @@ def finite_curve(run: RunResult) -> tuple[np.ndarray, np.ndarray]:
     return keep.astype(float), loss[keep]
 
 
-def x_ticks(x_max: int) -> list[int]:
-    """Return round iteration counts from 0 to ``x_max``: steps of 1, 2 or 5 times a power of ten."""
-    raw = x_max / 4
+def x_ticks(x_max: int, steps: int = 4) -> list[int]:
+    """Return round iteration counts from 0 to ``x_max``, about ``steps`` steps of 1, 2 or 5 times a power of ten."""
+    raw = x_max / steps
     base = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
     step = next(m * base for m in (1, 2, 5, 10) if m * base >= raw)
     return list(range(0, x_max + 1, int(step)))

@@ -6,6 +6,7 @@ import html
 import io
 import re
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 import matplotlib
@@ -35,6 +36,27 @@ STATUS_STYLE = {Status.BUDGET_EXHAUSTED: ("#c8c8c8", "//", "#4d4d4d"), Status.DI
 OVERLAY_POINTS = 4000
 
 
+@dataclass(frozen=True)
+class Layout:
+    """A loss overlay's size and type: for the page's column, or for a phone, where it is shown 1:1 or nearly."""
+
+    size: tuple[float, float]  # inches; the SVG has 72 points, 96 CSS pixels, to the inch
+    text_pt: float  # ticks and axis labels
+    small_pt: float  # the legend and the threshold and floor labels: the smallest text
+    legend_columns: int
+
+    @property
+    def smallest_px(self) -> float:
+        """The smallest text's height in CSS pixels, at the figure's own size."""
+        return self.small_pt * 4 / 3
+
+
+#: The page's column (about 760 CSS px), and a phone's (about 340): there, the wide one would shrink its 9 px
+#: labels to 4 px, so the page offers this one below a width of 36rem. Its smallest text: 10.7 px at 384 px.
+WIDE = Layout((7.5, 3.6), 10, 7, 4)
+NARROW = Layout((4.0, 3.4), 9, 8, 2)
+
+
 @contextmanager
 def fonts_for(*texts: str) -> Iterator[None]:
     """Make the figures created inside draw ``texts``: DejaVu, and the CJK font when a text needs it."""
@@ -43,17 +65,17 @@ def fonts_for(*texts: str) -> Iterator[None]:
         yield
 
 
-def loss_overlay_svg(title: str, results: Sequence[RunResult], tr: Translations) -> str:
+def loss_overlay_svg(title: str, results: Sequence[RunResult], tr: Translations, layout: Layout = WIDE) -> str:
     """Draw every run's loss curve of a sweep on one log axis, with thresholds and floors."""
     words = {"threshold": tr.gettext("threshold %(value)s"), "floor": tr.gettext("floor %(value)s"),
              "iteration": tr.gettext("iteration"), "loss": tr.gettext("loss (log scale)")}
     title = drawable(title)
     with fonts_for(title, *words.values()):
-        return _loss_overlay_svg(title, results, words)
+        return _loss_overlay_svg(title, results, words, layout)
 
 
-def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str, str]) -> str:
-    fig = Figure(figsize=(7.5, 3.6), dpi=100, layout="constrained")
+def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str, str], layout: Layout) -> str:
+    fig = Figure(figsize=layout.size, dpi=100, layout="constrained")
     FigureCanvasSVG(fig)
     ax = fig.subplots()
     thresholds, floors = {}, {}
@@ -80,17 +102,19 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
     for value in thresholds.values():
         ax.axhline(value, ls="--", lw=1, color=THRESHOLD_COLOR)
         ax.annotate(words["threshold"] % {"value": param(value)}, (1, value), xycoords=("axes fraction", "data"), ha="right",
-                    va="bottom", fontsize=7, color=THRESHOLD_COLOR, xytext=(-2, 0), textcoords="offset points")
+                    va="bottom", fontsize=layout.small_pt, color=THRESHOLD_COLOR, xytext=(-2, 0), textcoords="offset points")
     for value in floors.values():
         ax.axhline(value, ls=":", lw=1.4, color=FLOOR_COLOR)
         ax.annotate(words["floor"] % {"value": num(value)}, (0, value), xycoords=("axes fraction", "data"), ha="left",
-                    va="top", fontsize=7, color=FLOOR_COLOR, xytext=(3, 0), textcoords="offset points")
+                    va="top", fontsize=layout.small_pt, color=FLOOR_COLOR, xytext=(3, 0), textcoords="offset points")
     ax.set_yscale("log")
-    ax.set_xlabel(words["iteration"])
-    ax.set_ylabel(words["loss"])
+    ax.tick_params(which="both", labelsize=layout.text_pt)
+    ax.set_xlabel(words["iteration"], fontsize=layout.text_pt)
+    ax.set_ylabel(words["loss"], fontsize=layout.text_pt)
     ax.set_title(title, fontsize=10)
     # Below the axes: inside, it would cover curves or the threshold labels at the right end.
-    fig.legend(fontsize=7, frameon=False, loc="outside lower center", ncol=min(len(results), 4))
+    fig.legend(fontsize=layout.small_pt, frameon=False, loc="outside lower center",
+               ncol=min(len(results), layout.legend_columns))
     buffer = io.StringIO()
     # A fixed hash salt and no date: the same runs give byte-identical SVG.
     with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):

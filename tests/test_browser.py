@@ -24,6 +24,8 @@ from babel.messages.pofile import read_po
 from reportgen.animation import FONT_PT
 from reportgen.build import BuildOptions, build
 from reportgen.i18n import catalog_path
+from reportgen.loss_chart import FONT_PX as CHART_FONT_PX
+from reportgen.plots import NARROW, WIDE
 from reportgen.serve import SiteHandler
 
 CHROMIUM = "/usr/bin/chromium"
@@ -165,7 +167,7 @@ def test_under_a_sub_path(browser, site, server):
 
 @pytest.mark.parametrize("width", [375, 1280])
 def test_readable_at_phone_and_desktop_width(browser, site, server, width):
-    """Nothing overflows; the text inside each animation is at least 9 CSS px; on a laptop it is 760 px wide or more."""
+    """Nothing overflows; the text inside each animation and figure is at least 9 CSS px; a laptop's animation is 760+ px."""
     context, page, problems, _ = open_page(browser, f"{server}/course/report/", (server + "/", "data:"), width)
     # Nothing but the tables' own scroll areas is wider than the screen.
     overflow = page.evaluate("document.documentElement.scrollWidth")
@@ -180,6 +182,18 @@ def test_readable_at_phone_and_desktop_width(browser, site, server, width):
         assert css_width * smallest / frame_width >= 9, (width, css_width, frame_width)
         if width >= 1280:
             assert css_width >= 760, css_width
+    # So is the text of every figure shown: its smallest (a legend, a threshold's label, a tick) at the figure's own
+    # size, scaled as shown. A phone gets the narrow drawing, whose text barely shrinks; a laptop the wide one.
+    smallest_px = {"loss": (WIDE.smallest_px, NARROW.smallest_px), "curve": (CHART_FONT_PX, CHART_FONT_PX)}
+    figures = page.evaluate("""async () => Promise.all([...document.querySelectorAll('figure.overlay img, figure.chart img')]
+        .filter(i => i.checkVisibility()).map(async i => { i.loading = 'eager'; await i.decode();
+            return [i.currentSrc.split('/').pop(), i.getBoundingClientRect().width, i.naturalWidth]; }))""")
+    assert len(figures) >= 6, figures  # an overlay per sweep, a chart per run shown first
+    for name, css_width, natural_width in figures:
+        narrow = name.endswith(".narrow.svg")
+        assert narrow == (width < 576), (width, name)
+        text = smallest_px[name.split("-")[0]][narrow] * css_width / natural_width
+        assert text >= 9, (width, name, round(text, 1))
     if width >= 1280:  # on a laptop every table fits: nothing to scroll sideways
         assert page.evaluate("[...document.querySelectorAll('.table-wrap')].filter(t => t.scrollWidth > t.clientWidth)"
                              ".map(t => t.querySelector('caption')?.textContent)") == []

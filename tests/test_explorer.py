@@ -148,4 +148,5 @@ def test_a_sweep_too_large_for_an_explorer_keeps_its_heatmap_image(tmp_path):
     # Only its animated runs (the corners) have a card, a permalink and a loss curve.
     corners = {r.id for r in report.results if r.spec.animate}
     assert len(corners) == 4 and set(re.findall(r'<article class="run" id="run-([^"]+)"', html)) == corners
-    assert {p.name for p in (tmp_path / "site" / "figures").glob("curve-*")} == {f"curve-{c}.svg" for c in corners}
+    assert {p.name for p in (tmp_path / "site" / "figures").glob("curve-*")} == \
+        {f"curve-{c}{narrow}.svg" for c in corners for narrow in ("", ".narrow")}  # the narrow one for phones
