@@ -225,6 +225,5 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signum
 
 
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -51,7 +51,7 @@ class BuildInterrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-#: The signal that asked the build to stop, once one has (see :func:`on_signal`).
+#: The signal that asked the build to stop, once one has (inside :func:`stop_on_signals`).
 _received: int | None = None
 
 
