@@ -112,7 +112,7 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Es
     memory = (BASE_MEMORY + runs * (t_max * MEMORY_PER_ITERATION + width * MEMORY_PER_POINT + MEMORY_PER_RUN)
               + sum(kept) * MEMORY_PER_HISTORY_POINT)
 
-    animated = [s for s in specs if s.animate] if render.formats else []
+    animated = [s for s in specs if s.animate]  # with no video format too: its poster is the last of its frames
     per_run = [math.ceil(s.params.max_iters / render.frame_every) + 1 for s in animated]
     frames = sum(per_run) * languages
     pixels = FIGSIZE[0] * FIGSIZE[1] * render.dpi ** 2
@@ -124,7 +124,7 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Es
     sweeps = _sweep_shapes(specs)
     figures = sum((n <= OVERLAY_LIMIT) + (dims == 2) for n, dims in sweeps.values())
     tabled = sum(n for n, _ in sweeps.values() if n <= TABLE_LIMIT)
-    animated_in = Counter(s.sweep for s in specs if s.animate)  # a card each, even with no media to show
+    animated_in = Counter(s.sweep for s in animated)
     cards = sum((n if explorable(range(n)) else animated_in[name])
                 * (PAGE_PER_CARD + CHART_BASE + CHART_PER_CURVE * (n if n <= OVERLAY_LIMIT else 1))
                 for name, (n, _) in sweeps.items())
