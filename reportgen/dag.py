@@ -47,6 +47,8 @@ class Graph:
 
 
 _CHAR_W, _LINE_H, _PAD, _GAP_X, _GAP_Y, _MARGIN, _CAPTION_H = 8.0, 16, 9, 30, 50, 20, 30
+#: The smallest text, an edge's label, in CSS px at the drawing's own size (a phone shows it 39rem wide, scrolled).
+EDGE_FONT_PX = 11
 _COLOURS = {  # fill, stroke
     "function": ("#e8f0fb", "#3b6ea8"), "tensor": ("#e8f0fb", "#3b6ea8"),
     "leaf": ("#fde3b8", "#b06400"), "input": ("#eeeeee", "#777777"),
@@ -154,7 +156,7 @@ def graph_svg(graph: Graph, title: str, caption: str, leaf: str = "leaf") -> str
         if edge.label:  # beside the upper box: the consumer in the data view
             (ax, ay), (bx, by) = pts[0], pts[1]
             labels.append(f'<text x="{_num((ax + bx) / 2)}" y="{_num((ay + by) / 2 + 4)}" text-anchor="middle" '
-                          'font-size="11" fill="#8a3b00" stroke="#ffffff" stroke-width="4" '
+                          f'font-size="{EDGE_FONT_PX}" fill="#8a3b00" stroke="#ffffff" stroke-width="4" '
                           f'paint-order="stroke">{escape(edge.label)}</text>')
         out.append(_arrow(pts if downward else pts[::-1]))
     for n in graph.nodes:

@@ -55,6 +55,8 @@ class Layout:
 #: labels to 4 px, so the page offers this one below a width of 36rem. Its smallest text: 10.7 px at 384 px.
 WIDE = Layout((7.5, 3.6), 10, 7, 4)
 NARROW = Layout((4.0, 3.4), 9, 8, 2)
+#: The heatmap's smallest text (its ticks and legend), in points; a phone shows it 39rem wide and scrolls it.
+HEATMAP_SMALLEST_PT = 8
 
 
 @contextmanager
@@ -197,15 +199,15 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
             ax.plot(positions, line, **style)
         else:
             ax.plot(line, positions, **style)
-    ax.set_xticks(range(len(cols)), [param(v) for v in cols], rotation=45, fontsize=8)
-    ax.set_yticks(range(len(rows)), [param(v) for v in rows], fontsize=8)
+    ax.set_xticks(range(len(cols)), [param(v) for v in cols], rotation=45, fontsize=HEATMAP_SMALLEST_PT)
+    ax.set_yticks(range(len(rows)), [param(v) for v in rows], fontsize=HEATMAP_SMALLEST_PT)
     ax.set_xlabel(col_key)
     ax.set_ylabel(row_key)
     ax.set_title(title, fontsize=10)
     handles = [Patch(facecolor=color, hatch=hatch, edgecolor=ink, lw=0, label=words[key])
                for key, (color, hatch, ink) in zip(("budget", "diverged"), STATUS_STYLE.values())]
     handles += ax.get_legend_handles_labels()[0]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=HEATMAP_SMALLEST_PT, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):

@@ -25,7 +25,8 @@ from reportgen.animation import FONT_PT
 from reportgen.build import BuildOptions, build
 from reportgen.i18n import catalog_path
 from reportgen.loss_chart import FONT_PX as CHART_FONT_PX
-from reportgen.plots import NARROW, WIDE
+from reportgen.dag import EDGE_FONT_PX
+from reportgen.plots import HEATMAP_SMALLEST_PT, NARROW, WIDE
 from reportgen.serve import SiteHandler
 
 CHROMIUM = "/usr/bin/chromium"
@@ -194,6 +195,17 @@ def test_readable_at_phone_and_desktop_width(browser, site, server, width):
         assert narrow == (width < 576), (width, name)
         text = smallest_px[name.split("-")[0]][narrow] * css_width / natural_width
         assert text >= 9, (width, name, round(text, 1))
+    # The graphs and heatmaps keep their text readable on a phone too, scrolling sideways there as a table does.
+    smallest_px = {"graph": EDGE_FONT_PX, "heatmap": HEATMAP_SMALLEST_PT * 4 / 3}
+    diagrams = page.evaluate("""async () => Promise.all([...document.querySelectorAll('.figure-scroll > :is(img, svg)')]
+        .filter(e => e.checkVisibility()).map(async e => { if (e.decode) { e.loading = 'eager'; await e.decode(); }
+            const box = e.parentElement;
+            return [e.closest('figure').className || 'graph', e.getBoundingClientRect().width,
+                    e.naturalWidth || +e.getAttribute('width'), box.scrollWidth > box.clientWidth]; }))""")
+    assert sorted(kind for kind, *_ in diagrams) == ["graph", "graph", "heatmap"], diagrams
+    for kind, css_width, natural_width, scrolls in diagrams:
+        text = smallest_px[kind] * css_width / natural_width
+        assert text >= 9 and scrolls == (width < 576), (width, kind, round(text, 1), scrolls)
     if width >= 1280:  # on a laptop every table fits: nothing to scroll sideways
         assert page.evaluate("[...document.querySelectorAll('.table-wrap')].filter(t => t.scrollWidth > t.clientWidth)"
                              ".map(t => t.querySelector('caption')?.textContent)") == []
