@@ -69,7 +69,7 @@ def test_every_run_has_one_card_with_picks_its_radios_and_the_stylesheet_know(ti
 
 
 def test_heatmap_cells_link_to_their_runs_with_a_title(tiny):
-    svg = re.search(r'<figure class="heatmap">\s*(<svg.*?</svg>)', tiny.html, re.S).group(1)
+    svg = re.search(r'<figure class="heatmap">\s*<div class="figure-scroll"[^>]*>(<svg.*?</svg>)', tiny.html, re.S).group(1)
     links = re.findall(r'<a href="#run-([^"]+)" class="cell" tabindex="-1" aria-label="([^"]+)"><title>([^<]+)</title>',
                        svg)
     assert {run for run, _, _ in links} == {r for r in tiny.runs if r.startswith("grid__")}
