@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from pygments.formatters import HtmlFormatter
 
@@ -23,7 +23,7 @@ from .explorer import course_run, explorable, picks, radio_groups
 from .fonts import warn_undrawable
 from .formatting import run_label
 from .i18n import N_, Translations
-from .loss_chart import NARROW_WIDTH, loss_chart_svg
+from .loss_chart import NARROW_WIDTH, WIDTH, loss_chart_svg
 from .results import RunResult
 from .trajectory import Status
 
@@ -110,11 +110,9 @@ def draw_figures(config: Config, results: Sequence[RunResult], evidence: GraphEv
         params = [r.spec.params.to_dict() for r in runs]
         explored = explorable(runs)
         if runs and len(runs) <= OVERLAY_LIMIT:
-            payload = [lang, sweep.title, params]
-            narrow = _cached(cache, f"loss-{sweep.name}.narrow.svg", payload,
-                             lambda: plots().loss_overlay_svg(sweep.title, runs, tr, plots().NARROW))
-            wide = _cached(cache, f"loss-{sweep.name}.svg", payload, lambda: plots().loss_overlay_svg(sweep.title, runs, tr))
-            overlays[sweep.name] = replace(wide, narrow=narrow)
+            overlays[sweep.name] = _cached_twice(
+                cache, f"loss-{sweep.name}", [lang, sweep.title, params],
+                lambda narrow: plots().loss_overlay_svg(sweep.title, runs, tr, plots().NARROW if narrow else plots().WIDE))
         if runs and len(sweep.vary) == 2:
             keys = tuple(sweep.vary)
             links = cell_links(sweep.name, runs, tr) if explored else []
@@ -129,10 +127,8 @@ def draw_figures(config: Config, results: Sequence[RunResult], evidence: GraphEv
             if explored or r.spec.animate:
                 others = [o for o in runs if o is not r] if overlaid else []
                 payload = [mine, [p for p in params if p is not mine] if overlaid else []]
-                narrow = _cached(cache, f"curve-{r.id}.narrow.svg", payload,
-                                 lambda: loss_chart_svg(r, others, NARROW_WIDTH))
-                charts[r.id] = replace(_cached(cache, f"curve-{r.id}.svg", payload, lambda: loss_chart_svg(r, others)),
-                                       narrow=narrow)
+                charts[r.id] = _cached_twice(cache, f"curve-{r.id}", payload,
+                                             lambda narrow: loss_chart_svg(r, others, NARROW_WIDTH if narrow else WIDTH))
     autograd = forward = None
     if evidence is not None:
         autograd = _graph_figure(cache, "autograd-graph.svg", evidence.autograd, AUTOGRAD_TITLE, AUTOGRAD_CAPTION, tr)
@@ -209,6 +205,12 @@ def _cached(cache: Cache, name: str, payload: object, draw) -> Figure:
         svg = draw()
         cache.store_text("figures", key, ".svg", svg)
     return Figure(name, svg)
+
+
+def _cached_twice(cache: Cache, stem: str, payload: object, draw: Callable[[bool], str]) -> Figure:
+    """Return the figure ``<stem>.svg`` with its drawing for a phone, ``<stem>.narrow.svg``; ``draw(narrow)``."""
+    narrow = _cached(cache, f"{stem}.narrow.svg", payload, lambda: draw(True))
+    return replace(_cached(cache, f"{stem}.svg", payload, lambda: draw(False)), narrow=narrow)
 
 
 def _plots():

@@ -12,7 +12,6 @@ import email.utils
 import http.server
 import os
 import re
-import shutil
 from http import HTTPStatus
 from typing import BinaryIO
 
@@ -52,7 +51,8 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
             source = open(path, "rb")
         except OSError:
             return super().send_head()  # it answers 404
-        size = os.fstat(source.fileno()).st_size
+        stat = os.fstat(source.fileno())
+        size = stat.st_size
         wanted = byte_range(header, size)
         if wanted is None:
             source.close()
@@ -66,7 +66,7 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Type", self.guess_type(path))
         self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
         self.send_header("Content-Length", str(last - first + 1))
-        self.send_header("Last-Modified", email.utils.formatdate(os.fstat(source.fileno()).st_mtime, usegmt=True))
+        self.send_header("Last-Modified", email.utils.formatdate(stat.st_mtime, usegmt=True))
         self.end_headers()
         source.seek(first)
         self._left = last - first + 1
@@ -78,7 +78,7 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 
     def copyfile(self, source: BinaryIO, outputfile: BinaryIO) -> None:
         if self._left is None:
-            shutil.copyfileobj(source, outputfile)
+            super().copyfile(source, outputfile)
             return
         while self._left > 0:
             chunk = source.read(min(self._left, 64 * 1024))
