@@ -46,9 +46,9 @@ def memory_probe(cache_root: str, iters: int) -> None:
     """Render one run of ``iters`` iterations (training from the cache); print measurements as JSON."""
     from harness import trained
 
-    from reportgen.cache import Cache
-    from reportgen.config import parse_config
-    from reportgen.render import make_task, render_task
+    from reportgen.config.load import parse_config
+    from reportgen.infra.cache import Cache
+    from reportgen.media.render import make_task, render_task
 
     config = parse_config(PROBE_CONFIG.format(iters=iters))
     (result,) = trained(config, Path(cache_root))
@@ -86,7 +86,7 @@ def render_usual(job, plan, out: Path) -> int:
     import numpy as np
     from matplotlib.animation import FFMpegWriter, FuncAnimation
 
-    from reportgen.animation import FIGSIZE, FIT_PANEL, FONT_PT, LOSS_PANEL, SURFACE_PANEL
+    from reportgen.media.plan import FIGSIZE, FIT_PANEL, FONT_PT, LOSS_PANEL, SURFACE_PANEL
 
     matplotlib.rcParams["animation.ffmpeg_path"] = imageio_ffmpeg.get_ffmpeg_exe()
     matplotlib.rcParams["font.size"] = FONT_PT
@@ -137,7 +137,7 @@ def main() -> None:
         memory_probe(args.memory_probe[0], int(args.memory_probe[1]))
         return
 
-    from reportgen.views import versions
+    from reportgen.site.views import versions
 
     found = versions("pillow")
     print(f"torch {found['torch']}, matplotlib {found['matplotlib']}, pillow {found['pillow']}, "
@@ -153,7 +153,7 @@ def main() -> None:
         for iters in (small, large):
             subprocess.run([sys.executable, "-c",
                             "import sys; sys.path.insert(0, sys.argv[1]); from harness import trained; "
-                            "from reportgen.config import parse_config; "
+                            "from reportgen.config.load import parse_config; "
                             f"trained(parse_config({PROBE_CONFIG.format(iters=iters)!r}), __import__('pathlib').Path(sys.argv[2]))",
                             str(Path(__file__).resolve().parent), str(tmp / f"probe-{iters}")], check=True)
             probes[iters] = run_probe(tmp / f"probe-{iters}", iters)
@@ -168,10 +168,10 @@ def main() -> None:
         # (a) both ways, side by side, at the same frames.
         from harness import trained
 
-        from reportgen.animation import plan
-        from reportgen.cache import Cache
-        from reportgen.config import load_config
-        from reportgen.render import make_task, render_task
+        from reportgen.config.load import load_config
+        from reportgen.infra.cache import Cache
+        from reportgen.media.plan import plan
+        from reportgen.media.render import make_task, render_task
 
         config = load_config()
         result = next(r for r in trained(config, tmp / "train") if r.id == LONG_RUN)
@@ -210,7 +210,7 @@ def main() -> None:
     print(f"| measurement | value |\n| --- | --- |\n| wall time | {cold:.1f} s (target < 60 s) |")
     print()
     lo, hi = probes[small], probes[large]
-    print(f"## (c) Peak memory of render_task, one run, fresh process (training from the cache, no torch)")
+    print("## (c) Peak memory of render_task, one run, fresh process (training from the cache, no torch)")
     print()
     print(f"| measurement | {small} iterations | {large} iterations | ratio |")
     print("| --- | --- | --- | --- |")

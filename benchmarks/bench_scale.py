@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,24 +40,24 @@ def linspace(lo: float, hi: float, n: int) -> list[float]:
 
 def stability_bound(seed: int) -> float:
     """Return 2/lambda_max of the default data drawn under ``seed`` (it does not depend on slope)."""
-    from reportgen.analysis import analyse
-    from reportgen.config import Params
-    from reportgen.grid import RunSpec
-    from reportgen.train import draw_data
+    from reportgen.config.grid import RunSpec
+    from reportgen.config.schema import Params
+    from reportgen.train.analysis import analyse
+    from reportgen.train.batched import draw_data
 
     params = Params(seed=seed)
     return analyse(draw_data([RunSpec("probe", "probe", params, {})])[0], params).lr_max
 
 
 def bench_grid(side: int, iters: int) -> None:
-    from reportgen.analysis import analyse
-    from reportgen.config import parse_config
-    from reportgen.grid import expand_grid
-    from reportgen.i18n import translations
-    from reportgen.languages import DEFAULT
-    from reportgen.plots import heatmap_svg
-    from reportgen.results import RunResult
-    from reportgen.train import draw_data, train_grid
+    from reportgen.config.grid import expand_grid
+    from reportgen.config.load import parse_config
+    from reportgen.core.i18n import translations
+    from reportgen.core.languages import DEFAULT
+    from reportgen.figures.plots import heatmap_svg
+    from reportgen.train.analysis import analyse
+    from reportgen.train.batched import draw_data, train_grid
+    from reportgen.train.run import RunResult
 
     rows: list[tuple[str, float | None, float | None]] = [("imports (torch, reportgen)", None, peak_rss_mib())]
     lr_max = stability_bound(10)
@@ -109,8 +108,8 @@ def bench_grid(side: int, iters: int) -> None:
 def bench_render(count: int, root: Path) -> None:
     from harness import render_fresh, trained
 
-    from reportgen.config import load_config
-    from reportgen.executors import make_executor
+    from reportgen.config.load import load_config
+    from reportgen.infra.executors import make_executor
 
     config = load_config()
     results = trained(config, root)
@@ -174,7 +173,7 @@ def main() -> None:
 
     import torch
 
-    from reportgen.views import versions
+    from reportgen.site.views import versions
 
     found = versions("dask", "distributed")
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), dask {found['dask']}, "

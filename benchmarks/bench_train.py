@@ -12,10 +12,10 @@ import time
 
 import torch
 
-from reportgen.config import Params
-from reportgen.course import course_loop
-from reportgen.grid import RunSpec
-from reportgen.train import draw_data, train_grid
+from reportgen.config.grid import RunSpec
+from reportgen.config.schema import Params
+from reportgen.train.batched import draw_data, train_grid
+from reportgen.train.course import course_loop
 
 
 def grid(n_runs: int, iters: int) -> list[RunSpec]:
@@ -52,8 +52,8 @@ def main() -> None:
     per_run = (time.perf_counter() - start) / len(sample)
     loop_total = per_run * args.runs
 
-    print(f"| measurement | value |")
-    print(f"| --- | --- |")
+    print("| measurement | value |")
+    print("| --- | --- |")
     print(f"| batched, 1 run x {args.iters} iters | {one:.3f} s |")
     print(f"| batched, {args.runs} runs x {args.iters} iters | {batched:.2f} s |")
     print(f"| per-run course loop, 1 run (mean of {len(sample)}) | {per_run:.3f} s |")

@@ -10,13 +10,13 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from reportgen.build import train_runs
-from reportgen.cache import Cache
-from reportgen.config import Config
-from reportgen.grid import expand_grid
-from reportgen.languages import DEFAULT
-from reportgen.progress import Progress
-from reportgen.render import RenderTask, make_task, render_runs
-from reportgen.results import RunResult
+from reportgen.config.grid import expand_grid
+from reportgen.config.schema import Config
+from reportgen.core.languages import DEFAULT
+from reportgen.infra.cache import Cache
+from reportgen.infra.progress import Progress
+from reportgen.media.render import RenderTask, make_task, render_runs
+from reportgen.train.run import RunResult
 
 
 def trained(config: Config, root: Path) -> list[RunResult]:

@@ -1,34 +1,43 @@
-"""Perform a full site build: config -> grid -> training -> analysis -> media -> figures -> pages -> files."""
+"""Perform a full site build: config -> grid -> training -> explanations -> media -> figures -> pages -> files.
+
+:func:`build` names each stage in order; each lives in its folder (``config/``, ``train/``, ``teach/``,
+``media/``, ``figures/``, ``site/``) and hands the next one small typed objects. Everything is computed and
+cached first; the site is written last, in a staging folder swapped in at the end.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from . import languages, output, stamp
-from .animation import settle_of
-from .bundle import Bundle, bundle_page, check_size
-from .cache import Cache, content_key
-from .config import Config, load_config
-from .evidence import GraphEvidence
-from .exceptions import ConfigError, disk_errors
-from .explain import explain_stop, theory_of
-from .figures import draw_figures
-from .estimate import Estimate, check_budgets, describe, effective_limits, estimate
-from .grid import RunSpec, expand_grid
-from .i18n import translations
-from .options import BuildOptions, cache_dir, portable, protected_paths, rebuild_command
-from .progress import Progress
-from .render import render_media
-from .printing import Printer, find_printer, print_pdf
-from .results import RunResult, json_text, results_document
-from .runstore import load_runs, store_runs
-from .site import SitePage, render_page, write_site
-from .views import page_view
-from .webfont import page_font
+from reportgen.config.grid import RunSpec
+from reportgen.config.schema import Config
+from reportgen.core import languages
+from reportgen.core.formatting import MB
+from reportgen.core.i18n import translations
+from reportgen.estimate import Plan, check_budgets, describe, plan_build
+from reportgen.figures.draw import draw_figures
+from reportgen.infra import output, stamp
+from reportgen.infra.cache import Cache, content_key
+from reportgen.infra.errors import disk_errors
+from reportgen.infra.options import BuildOptions, cache_dir, portable, protected_paths, rebuild_command
+from reportgen.infra.progress import Progress
+from reportgen.media.plan import FramePlan, frame_plans, settle_of
+from reportgen.media.render import render_media
+from reportgen.site.bundle import Bundle, bundle_page, check_size
+from reportgen.site.pages import SitePage, render_page
+from reportgen.site.printing import find_printer, print_pdf
+from reportgen.site.results import json_text, results_document
+from reportgen.site.views import page_view
+from reportgen.site.webfont import page_font
+from reportgen.site.writer import write_site
+from reportgen.teach.evidence import GraphEvidence
+from reportgen.teach.stops import StopExplanation, explain_stop
+from reportgen.teach.theory import theory_of
+from reportgen.train.run import RunResult
+from reportgen.train.store import load_runs, store_runs
 
 log = logging.getLogger("reportgen")
 
@@ -47,31 +56,12 @@ class BuildReport:
     pdfs: tuple[tuple[Path, int], ...] = ()  # (path, pages)
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What a build will do, known from the config and the flags before any work."""
-
-    config: Config  # its [limits] as the flags leave them
-    specs: list[RunSpec]
-    languages: tuple[str, ...]
-    estimate: Estimate
-
-
-def plan_build(options: BuildOptions) -> Plan:
-    """Read the config, expand its grid and estimate what building it costs (nothing is written)."""
-    config = load_config(options.config_path)
-    config = dataclasses.replace(config, limits=effective_limits(config, options.limits))
-    langs = report_languages(options.lang, config)
-    specs = expand_grid(config)
-    return Plan(config, specs, langs, estimate(config, specs, len(langs)))
-
-
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Perform a full site build and return where it went."""
     progress = progress or Progress(quiet=True)
     inputs = stamp.inputs_digest(options)  # before anything is read: an edit during the build is seen next time
     plan = plan_build(options)
-    config, specs, langs = plan.config, plan.specs, plan.languages
+    config, langs = plan.config, plan.languages
     for line in describe(plan.estimate, config.limits):
         log.debug("estimate: %s", line)
     check_budgets(config, plan.estimate, config.limits)
@@ -85,29 +75,17 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
 
     # One build at a time per folder: they share the cache, and two swaps at once would mix sites.
     with output.build_lock(out.parent), disk_errors(), stamp.counting_warnings() as warnings:
-        results, trained = train_runs(specs, cache, progress, options.device)
+        results, trained = train_runs(plan.specs, cache, progress, options.device)  # train/
+        plans = frame_plans(results, config.render)  # media/plan: read by the explanations, captions and renderer
+        stops = {r.id: explain_stop(r, settle_of(r, plans[r.id], config.render)) for r in results}  # teach/
+        theory = theory_of(results, config.defaults)
+        evidence = graph_evidence(results, cache)
         # The built-in config's titles are translated; a user's config is shown as written.
         translated = {lang: config.translated(translations(lang).gettext) for lang in langs}
-        media, rendered = render_media(translated, results, config.render.formats, cache, progress,
+        media, rendered = render_media(translated, results, plans, config.render.formats, cache, progress,  # media/
                                        options.jobs, options.executor, options.scheduler)
-        evidence = graph_evidence(results, cache)
-        stops = {r.id: explain_stop(r, settle_of(r, config.render)) for r in results}
-        theory = theory_of(results, config.defaults.to_dict())
-        command = rebuild_command(options)
-        config_name = portable(options.config_path) if options.config_path is not None else config.source
-        compiled = cache.enabled  # keep compiled templates (in Jinja2's own per-user folder)
-        # The language switch of a multi-language build names every language: their fonts must draw it.
-        names = " ".join(languages.LANGUAGES[lang] for lang in langs) if len(langs) > 1 else ""
-        pages = []
-        for lang in langs:
-            with progress.stage(f"drawing figures ({lang})"):
-                figures = draw_figures(translated[lang], results, evidence, lang, translations(lang), cache)
-            view = page_view(translated[lang], lang, langs, results, media, stops, theory, figures, evidence,
-                             command, config_name, cache)
-            html = render_page(view, compiled)
-            with progress.stage(f"fitting the web font ({lang})"):
-                font = page_font(html + names, cache)
-            pages.append(SitePage(view, html, font))
+        pages = [make_page(translated[lang], lang, plan, results, plans, media, stops, theory, evidence, options,
+                           cache, progress) for lang in langs]  # figures/, site/
         document = results_document(config, results, {run_id: m for (lang, run_id), m in media.items()
                                                       if lang == langs[0]}, stops, theory)
         bundles = single_files(pages, document, single_paths, options.max_size_mb)
@@ -121,13 +99,30 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
                     page = stage / "index.html" if len(langs) == 1 else stage / lang / "index.html"
                     printed.append((path, print_pdf(printer, page, path)))
         for path, bundle in bundles:
-            output.write_file(path, bundle.html)
+            output.write_atomic(path, bundle.html)
         if inputs is not None and not warnings.count:  # a warning is said again next time, not skipped
             stamp.record(inputs, out, single_paths.values(), printed)
-        pruned = cache.prune(config.cache.keep_builds, config.cache.max_mb * 1_000_000)
-    log.debug("cache: %d entries removed, %d kept (%.1f MB)", pruned.removed, pruned.kept, pruned.bytes / 1e6)
+        pruned = cache.prune(config.cache.keep_builds, config.cache.max_mb * MB)
+    log.debug("cache: %d entries removed, %d kept (%.1f MB)", pruned.removed, pruned.kept, pruned.bytes / MB)
     return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=rendered,
                        languages=langs, single_files=tuple((p, b.size) for p, b in bundles), pdfs=tuple(printed))
+
+
+def make_page(config: Config, lang: str, plan: Plan, results: Sequence[RunResult], plans: Mapping[str, FramePlan],
+              media: Mapping, stops: Mapping[str, StopExplanation], theory, evidence: GraphEvidence | None,
+              options: BuildOptions, cache: Cache, progress: Progress) -> SitePage:
+    """Draw one language's figures, gather its view, render its HTML and fit its web font (``config`` in ``lang``)."""
+    with progress.stage(f"drawing figures ({lang})"):
+        figures = draw_figures(config, results, plan.layouts, evidence, lang, translations(lang), cache)
+    config_name = portable(options.config_path) if options.config_path is not None else config.source
+    view = page_view(config, lang, plan.languages, results, plan.layouts, plans, media, stops, theory, figures,
+                     evidence, rebuild_command(options), config_name, cache)
+    html = render_page(view, compiled=cache.enabled)  # compiled templates live in Jinja2's own per-user folder
+    # The language switch of a multi-language build names every language: their fonts must draw it.
+    names = " ".join(languages.LANGUAGES[code] for code in plan.languages) if len(plan.languages) > 1 else ""
+    with progress.stage(f"fitting the web font ({lang})"):
+        font = page_font(html + names, cache)
+    return SitePage(view, html, font)
 
 
 def file_paths(flag: str, target: Path | None, langs: tuple[str, ...], options: BuildOptions) -> dict[str, Path]:
@@ -165,16 +160,6 @@ def check_writable(out: Path, cache: Cache, files: Mapping[str, Mapping[str, Pat
             output.check_writable(path.parent, flag)
 
 
-def report_languages(flag: str | None, config: Config) -> tuple[str, ...]:
-    """Return the languages to build: the --lang flag's, else the config's."""
-    if flag is None:
-        return languages.resolve(config.lang)
-    lang = languages.normalize(flag)
-    if lang is None:
-        raise ConfigError(f"--lang {flag!r}: {languages.UNKNOWN}")
-    return languages.resolve(lang)
-
-
 def train_runs(
     specs: Sequence[RunSpec], cache: Cache, progress: Progress, device: str = "cpu"
 ) -> tuple[list[RunResult], bool]:
@@ -185,8 +170,12 @@ def train_runs(
         log.info("training: %d runs from the cache", len(specs))
         return stored, False
 
-    from .analysis import analyse
-    from .train import draw_data, resolve_device, train_grid  # imports torch: only when something must train
+    from reportgen.train.analysis import analyse
+    from reportgen.train.batched import (  # imports torch: only when something must train
+        draw_data,
+        resolve_device,
+        train_grid,
+    )
 
     device = resolve_device(device)
     data = draw_data(specs)
@@ -207,10 +196,10 @@ def graph_evidence(results: Sequence[RunResult], cache: Cache) -> GraphEvidence 
     first = results[0]
     key = content_key("graphs", {"x": first.data.x.tolist(), "y": first.data.y.tolist(),
                                  "w0": first.data.w0, "lr": first.spec.params.lr})
-    evidence = cache.load_object("graphs", key, GraphEvidence)
-    if evidence is None:
-        from .evidence import capture_graph_evidence  # imports torch
 
-        evidence = capture_graph_evidence(first.data.x, first.data.y, first.data.w0, first.spec.params.lr)
-        cache.store_object("graphs", key, evidence)
-    return evidence
+    def capture() -> GraphEvidence:
+        from reportgen.teach.capture import capture_graph_evidence  # imports torch
+
+        return capture_graph_evidence(first.data.x, first.data.y, first.data.w0, first.spec.params.lr)
+
+    return cache.cached_object("graphs", key, GraphEvidence, capture)

@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, output, stamp
-from .cache import Cache
-from .config import Limits, default_config_text, limit_flag, options_of
-from .exceptions import BuildInterrupted, ConfigError, ReportgenError, disk_errors, stop_on_signals
-from .formatting import megabytes
-from .options import DEFAULT_MAX_MB, DEFAULT_OUT, BuildOptions, cache_dir
-from .progress import Progress
+from reportgen import __version__
+from reportgen.config.document import default_config_text
+from reportgen.config.schema import Limits, limit_flag, options_of
+from reportgen.core.formatting import MB, megabytes
+from reportgen.infra import output, stamp
+from reportgen.infra.cache import Cache
+from reportgen.infra.errors import BuildInterrupted, ConfigError, ReportgenError, disk_errors, stop_on_signals
+from reportgen.infra.options import DEFAULT_MAX_MB, DEFAULT_OUT, BuildOptions, cache_dir
+from reportgen.infra.progress import Progress
 
 # The build itself (numpy, Jinja2, and torch and matplotlib when something must be made) is imported only once
 # the command line knows a build is needed: a site that is up to date is reported without it.
 
 if TYPE_CHECKING:
-    from .build import BuildReport
+    from reportgen.build import BuildReport
 
 log = logging.getLogger("reportgen")
 
@@ -72,7 +73,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--single-file", type=Path, metavar="FILE",
                    help="also write the page as one self-contained HTML file (with --lang all: FILE's name plus .<lang>)")
     p.add_argument("--max-size", type=_megabytes, default=DEFAULT_MAX_MB, metavar="MB",
-                   help=f"refuse a single file above this many megabytes (default: {DEFAULT_MAX_MB:g})")
+                   help=f"refuse a single file above this many megabytes of 10^6 bytes (default: {DEFAULT_MAX_MB:g})")
     p.add_argument("--pdf", type=Path, metavar="FILE",
                    help="also print the page to PDF through Chromium (pip install 'reportgen[pdf]')")
     p.add_argument("--force", action="store_true",
@@ -113,8 +114,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                            single_file=args.single_file, max_size_mb=args.max_size, pdf=args.pdf,
                            limits={k: v for k, v in limits.items() if v is not None})
     if args.dry_run:
-        from .build import plan_build
-        from .estimate import check_budgets, describe
+        from reportgen.estimate import check_budgets, describe, plan_build
 
         plan = plan_build(options)
         print(f"Estimate for {plan.config.source} (nothing was built):")
@@ -129,7 +129,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print_outputs(fresh, args.quiet)
         return 0
 
-    from .build import build
+    from reportgen.build import build
 
     report = build(options, Progress(quiet=args.quiet))
     counts: dict[str, int] = {}
@@ -156,7 +156,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import functools
     import http.server
 
-    from .serve import SiteHandler
+    from reportgen.site.serve import SiteHandler
 
     index = args.out / "index.html"
     if not index.is_file():
@@ -184,7 +184,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
         return 0
     with output.build_lock(out.parent), disk_errors():
         freed = cache.clear()
-    print(f"Removed the cache {cache.root} ({freed / 1e6:,.1f} MB).")
+    print(f"Removed the cache {cache.root} ({freed / MB:,.1f} MB).")
     return 0
 
 
@@ -194,12 +194,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise ConfigError(f"{path}: already exists; pass --force to overwrite it")
     if path.exists() and path.is_dir():
         raise ConfigError(f"{path}: is a folder; give a file name")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(default_config_text(), "utf-8")
-        os.replace(tmp, path)
+        output.write_atomic(path, default_config_text().encode("utf-8"))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"{path}: cannot write: {exc.strerror}") from None
     print(f"Wrote {path}. Build it with: reportgen build --config {path}")
     return 0

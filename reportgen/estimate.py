@@ -1,4 +1,6 @@
-"""Estimate what a build will cost, from the config alone, and refuse one beyond its budgets.
+"""Plan a build from the config alone: its grid, its page layout, its languages, and what it will cost.
+
+A build beyond its budgets is refused here, before any work.
 
 Every number is an upper bound, known before any work: each run is taken to use
 its whole iteration budget. The per-unit costs below were measured on the course
@@ -13,13 +15,16 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .animation import FIGSIZE, FINAL_HOLD, GIF_BUDGET
-from .config import Config, Limits, limit_flag, options_of
-from .exceptions import ConfigError
-from .explorer import explorable
-from .figures import OVERLAY_LIMIT
-from .grid import RunSpec
-from .views import TABLE_LIMIT
+from reportgen.config import layout
+from reportgen.config.grid import RunSpec, expand_grid
+from reportgen.config.layout import SweepLayout, page_layout
+from reportgen.config.load import load_config
+from reportgen.config.schema import Config, Limits, limit_flag, options_of
+from reportgen.core import languages
+from reportgen.core.formatting import MB
+from reportgen.infra.errors import ConfigError
+from reportgen.infra.options import BuildOptions
+from reportgen.media.plan import FIGSIZE, FINAL_HOLD, GIF_BUDGET
 
 #: Memory of a build process before its grid costs anything: Python, torch, matplotlib, the evidence and figures
 #: (about 415 MB measured, plus a margin).
@@ -97,7 +102,7 @@ class Budget:
     def shown(self, amount: int) -> str:
         if self.unit == "frames":
             return f"{amount:,} frames"
-        return f"{amount / 1e6:,.1f} MB" if amount < 10e6 else f"{amount / 1e6:,.0f} MB"
+        return f"{amount / MB:,.1f} MB" if amount < 10 * MB else f"{amount / MB:,.0f} MB"
 
 
 def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Estimate:
@@ -122,11 +127,11 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Es
            if "gif" in render.formats else 0 for s in animated]
     media = languages * (sum(mp4) + sum(gif) + len(animated) * POSTER * pixels)
     sweeps = _sweep_shapes(specs)
-    figures = sum((n <= OVERLAY_LIMIT) + (dims == 2) for n, dims in sweeps.values())
-    tabled = sum(n for n, _ in sweeps.values() if n <= TABLE_LIMIT)
+    figures = sum(layout.overlaid(n) + (dims == 2) for n, dims in sweeps.values())
+    tabled = sum(n for n, _ in sweeps.values() if layout.tabulated(n))
     animated_in = Counter(s.sweep for s in animated)
-    cards = sum((n if explorable(range(n)) else animated_in[name])
-                * (PAGE_PER_CARD + CHART_BASE + CHART_PER_CURVE * (n if n <= OVERLAY_LIMIT else 1))
+    cards = sum(layout.cards(n, animated_in[name])
+                * (PAGE_PER_CARD + CHART_BASE + CHART_PER_CURVE * (n if layout.overlaid(n) else 1))
                 for name, (n, _) in sweeps.items())
     pages = languages * (PAGE_BASE + figures * PAGE_PER_FIGURE + tabled * PAGE_PER_RUN + len(animated) * PAGE_PER_ANIMATION
                          + cards)
@@ -145,16 +150,15 @@ def _sweep_shapes(specs: Sequence[RunSpec]) -> dict[str, tuple[int, int]]:
 
 def budgets(need: Estimate, limits: Limits) -> tuple[Budget, ...]:
     """Set each estimate against its budget."""
-    mb = 1_000_000
     return (
-        Budget("peak training memory", "max_memory_mb", need.memory, limits.max_memory_mb * mb, "MB",
+        Budget("peak training memory", "max_memory_mb", need.memory, limits.max_memory_mb * MB, "MB",
                "train fewer runs or fewer iterations (max_iters)"),
-        Budget("results.json", "max_results_mb", need.results, limits.max_results_mb * mb, "MB",
+        Budget("results.json", "max_results_mb", need.results, limits.max_results_mb * MB, "MB",
                "keep fewer loss values per run ([limits] history_points) or train fewer runs"),
         Budget("frames to draw", "max_frames", need.frames, limits.max_frames, "frames",
                "raise [render] frame_every, animate fewer runs (a sweep's animate = \"corners\" or \"none\") "
                "or set formats = []"),
-        Budget("the site", "max_site_mb", need.site, limits.max_site_mb * mb, "MB",
+        Budget("the site", "max_site_mb", need.site, limits.max_site_mb * MB, "MB",
                "lower [render] dpi, raise frame_every or animate fewer runs"),
     )
 
@@ -181,3 +185,33 @@ def effective_limits(config: Config, overrides: Mapping[str, int]) -> Limits:
     """Return the config's ``[limits]`` with the flags' values in place of its own."""
     known = {f.name for f in options_of(Limits)}
     return dataclasses.replace(config.limits, **{k: v for k, v in overrides.items() if k in known and v is not None})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a build will do, known from the config and the flags before any work."""
+
+    config: Config  # its [limits] as the flags leave them
+    specs: list[RunSpec]
+    layouts: dict[str, SweepLayout]  # what the page shows of each sweep
+    languages: tuple[str, ...]
+    estimate: Estimate
+
+
+def plan_build(options: BuildOptions) -> Plan:
+    """Read the config, expand its grid, lay its page out and estimate what building it costs (nothing is written)."""
+    config = load_config(options.config_path)
+    config = dataclasses.replace(config, limits=effective_limits(config, options.limits))
+    langs = report_languages(options.lang, config)
+    specs = expand_grid(config)
+    return Plan(config, specs, page_layout(config, specs), langs, estimate(config, specs, len(langs)))
+
+
+def report_languages(flag: str | None, config: Config) -> tuple[str, ...]:
+    """Return the languages to build: the --lang flag's, else the config's."""
+    if flag is None:
+        return languages.resolve(config.lang)
+    lang = languages.normalize(flag)
+    if lang is None:
+        raise ConfigError(f"--lang {flag!r}: {languages.UNKNOWN}")
+    return languages.resolve(lang)

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from reportgen.build import BuildOptions, BuildReport, build
-from reportgen.options import CACHE_DIR
-from reportgen.config import load_config
-from reportgen.grid import expand_grid
-from reportgen.results import RunResult
+from reportgen.config.grid import expand_grid
+from reportgen.config.load import load_config
+from reportgen.infra.options import CACHE_DIR
+from reportgen.train.run import RunResult
 
 #: The tiny project: one run of every ending, a 2-D sweep, both formats, small frames.
 TINY = """
@@ -122,8 +122,8 @@ def default_specs(default_config):
 @pytest.fixture(scope="session")
 def default_runs(default_specs) -> dict[str, RunResult]:
     """Every run of the built-in config, trained and analysed, by id."""
-    from reportgen.analysis import analyse
-    from reportgen.train import draw_data, train_grid
+    from reportgen.train.analysis import analyse
+    from reportgen.train.batched import draw_data, train_grid
 
     data = draw_data(default_specs)
     trajectories = train_grid(default_specs, data)

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.analysis import analyse
-from reportgen.config import Params
-from reportgen.grid import RunSpec
-from reportgen.train import draw_data, train_grid
-from reportgen.trajectory import RunData, Status
+from reportgen.config.grid import RunSpec
+from reportgen.config.schema import Params
+from reportgen.train.analysis import analyse
+from reportgen.train.batched import draw_data, train_grid
+from reportgen.train.run import RunData, Status
 
 
 @pytest.fixture(scope="module")

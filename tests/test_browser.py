@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from reportgen.animation import FONT_PT
 from reportgen.build import BuildOptions, build
-from reportgen.i18n import catalog_path
-from reportgen.loss_chart import FONT_PX as CHART_FONT_PX
-from reportgen.dag import EDGE_FONT_PX
-from reportgen.plots import HEATMAP_SMALLEST_PT, NARROW, WIDE
-from reportgen.serve import SiteHandler
+from reportgen.core.i18n import catalog_path
+from reportgen.figures.dag import EDGE_FONT_PX
+from reportgen.figures.loss_chart import FONT_PX as CHART_FONT_PX
+from reportgen.figures.plots import HEATMAP_SMALLEST_PT, NARROW, WIDE
+from reportgen.media.plan import FONT_PT
+from reportgen.site.serve import SiteHandler
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -435,7 +435,7 @@ def test_chinese_page_needs_no_system_font(browser, portable, tmp_path):
     """Chromium with DejaVu as its only system font draws every Chinese character from the page's subset."""
     from fontTools.ttLib import TTFont
 
-    from reportgen.fonts import needs_cjk
+    from reportgen.core.fonts import needs_cjk
 
     conf = tmp_path / "fonts.conf"
     conf.write_text(NO_CJK_FONTS.format(cache=tmp_path / "fc-cache"))

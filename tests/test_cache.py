@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import copy_project
+
 from reportgen.build import build
 
 PACKAGE = Path(__file__).resolve().parent.parent / "reportgen"
@@ -42,7 +42,7 @@ def only_entry(cache: Path, kind: str) -> Path:
 
 
 def test_no_pickle_in_the_package():
-    for path in PACKAGE.glob("*.py"):
+    for path in PACKAGE.rglob("*.py"):
         assert not re.search(r"^\s*(import|from)\s+(c?pickle|marshal|shelve|dill|cloudpickle)\b", path.read_text(), re.M), path
 
 
@@ -147,7 +147,7 @@ def build_with(folder: Path, text: str) -> None:
 
 
 def train_entries(folder: Path) -> list[str]:
-    from reportgen.options import CACHE_DIR
+    from reportgen.infra.options import CACHE_DIR
 
     return sorted(p.name for p in (folder / CACHE_DIR / "train").iterdir())
 
@@ -205,8 +205,8 @@ def test_clean_removes_the_cache_and_keeps_the_site(tiny, tmp_path, capsys):
 
 
 def test_clean_refuses_a_folder_that_is_not_a_cache(tmp_path, capsys):
-    from reportgen.options import CACHE_DIR
     from reportgen.cli import main
+    from reportgen.infra.options import CACHE_DIR
 
     (tmp_path / CACHE_DIR).mkdir()
     (tmp_path / CACHE_DIR / "thesis.txt").write_text("keep me")

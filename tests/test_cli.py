@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reportgen.cli import main
-from reportgen.config import load_config
+from reportgen.config.load import load_config
 
 TINY = """
 title = "Tiny"
@@ -109,7 +109,7 @@ def test_init_writes_a_config_that_builds_the_default(tmp_path):
     text = path.read_text()
     assert "# " in text and "[defaults]" in text and "[render]" in text
     # Every option is written with its default and its doc, from the schema.
-    from reportgen.config import Params, options_of
+    from reportgen.config.schema import Params, options_of
 
     for f in options_of(Params):
         assert f"\n{f.name} = " in text and f.metadata["doc"] in text

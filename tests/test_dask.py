@@ -16,15 +16,15 @@ if os.environ.get("CI"):
 else:
     pytest.importorskip("dask.distributed", reason="needs the dask extra: pip install 'reportgen[dask]'")
 
-from reportgen import executors  # noqa: E402
 from reportgen.build import train_runs  # noqa: E402
-from reportgen.cache import Cache  # noqa: E402
-from reportgen.config import parse_config  # noqa: E402
-from reportgen.exceptions import ConfigError  # noqa: E402
-from reportgen.grid import expand_grid  # noqa: E402
-from reportgen.progress import Progress  # noqa: E402
-from reportgen import render  # noqa: E402
-from reportgen.render import make_task, render_runs  # noqa: E402
+from reportgen.config.grid import expand_grid  # noqa: E402
+from reportgen.config.load import parse_config  # noqa: E402
+from reportgen.infra import executors  # noqa: E402
+from reportgen.infra.cache import Cache  # noqa: E402
+from reportgen.infra.errors import ConfigError  # noqa: E402
+from reportgen.infra.progress import Progress  # noqa: E402
+from reportgen.media import render  # noqa: E402
+from reportgen.media.render import make_task, render_runs  # noqa: E402
 
 # Four runs, one of each ending: stopped at once (1 frame), budget exhausted, diverged, stopped late.
 TINY = """

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reportgen.build import build, plan_build
-from reportgen.options import CACHE_DIR, BuildOptions
+from reportgen.build import build
 from reportgen.cli import main
+from reportgen.estimate import plan_build
+from reportgen.infra.options import CACHE_DIR, BuildOptions
 
 #: The issue's runaway: 500 runs of a million iterations each, training only.
 HUGE = """
@@ -127,7 +128,7 @@ def test_long_histories_are_thinned_evenly_with_their_ends_and_the_file_says_so(
 
 @pytest.mark.parametrize("points, expected", [(2, [0, 300]), (3, [0, 150, 300]), (301, None), (400, None)])
 def test_history_indices(points, expected):
-    from reportgen.results import history_indices
+    from reportgen.site.results import history_indices
 
     kept = history_indices(301, points)
     assert (kept is None and expected is None) or kept.tolist() == expected

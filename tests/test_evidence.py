@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.dag import Graph, GraphEdge, GraphNode, graph_svg
-from reportgen.evidence import GraphEvidence, _walk_autograd, capture_graph_evidence
+from reportgen.figures.dag import graph_svg
+from reportgen.teach.capture import _walk_autograd, capture_graph_evidence
+from reportgen.teach.evidence import Graph, GraphEdge, GraphEvidence, GraphNode
 
 X = np.array([1, 2, 3, 4], np.float32)
 Y = 2 * X + 5
@@ -307,7 +308,7 @@ def test_capture_is_deterministic(ev):
 def test_evidence_survives_json_without_torch_objects(ev):
     import json
 
-    from reportgen.codec import decode, encode
+    from reportgen.infra.codec import decode, encode
 
     again = decode(GraphEvidence, json.loads(json.dumps(encode(ev))))
     assert again == ev and repr(again) == repr(ev)  # figure keys hash repr(graph)

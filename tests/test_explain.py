@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from reportgen.explain import (Mode, StopCase, closed_form, explain_stop, lr_products, mode_rows, slope_trends,
-                               student_answer, student_run, sweep_findings)
+from reportgen.teach.stops import Mode, StopCase, explain_stop
+from reportgen.teach.sweeps import lr_products, mode_rows, slope_trends, sweep_findings
+from reportgen.teach.theory import closed_form, student_answer, student_run
 
 
 @pytest.fixture(scope="module")

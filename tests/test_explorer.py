@@ -6,13 +6,16 @@ import base64
 import re
 from collections import Counter
 
-from reportgen.animation import FINAL_HOLD
 from reportgen.build import BuildOptions, build
-from reportgen.captions import run_captions, timestamp
-from reportgen.config import load_config
-from reportgen.explain import explain_stop
-from reportgen.explorer import EXPLORER_LIMIT, course_run, explorer_css, radio_groups
-from reportgen.i18n import translations
+from reportgen.config.grid import expand_grid
+from reportgen.config.layout import EXPLORER_LIMIT, course_run, page_layout, radio_groups
+from reportgen.config.load import load_config, parse_config
+from reportgen.config.schema import Params
+from reportgen.core.i18n import translations
+from reportgen.media.captions import run_captions, timestamp
+from reportgen.media.plan import FINAL_HOLD, frame_plans
+from reportgen.site.explorer import explorer_css
+from reportgen.teach.stops import explain_stop
 
 CUE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) --> (\d\d:\d\d:\d\d\.\d{3})\n(.+)$", re.M)
 
@@ -30,20 +33,41 @@ def cues(text: str) -> list[tuple[float, float, str]]:
 def test_each_sweep_shows_the_course_run_first_where_it_holds_it(default_runs):
     by_sweep: dict[str, list] = {}
     for run in default_runs.values():
-        by_sweep.setdefault(run.spec.sweep, []).append(run)
-    first = {name: course_run(runs).spec.varied for name, runs in by_sweep.items()}
+        by_sweep.setdefault(run.spec.sweep, []).append(run.spec)
+    first = {name: course_run(specs, Params()).varied for name, specs in by_sweep.items()}
     assert first == {"threshold": {"threshold": 1.0}, "slope": {"slope": 2.0},
                      "learning-rate": {"lr": 0.01},  # 0.05 is not in this sweep: its first run
                      "slope-lr": {"slope": 2.0, "lr": 0.05}}
-    groups = radio_groups("slope-lr", by_sweep["slope-lr"], course_run(by_sweep["slope-lr"]))
+    groups = radio_groups("slope-lr", by_sweep["slope-lr"], course_run(by_sweep["slope-lr"], Params()))
     assert [g.key for g in groups] == ["slope", "lr"]
     assert [c.value for c in groups[1].choices][:3] == ["0.005", "0.01", "0.02"]
     assert [c.value for g in groups for c in g.choices if c.checked] == ["2", "0.05"]
 
 
+def test_the_course_run_is_the_configs_defaults_for_the_explorer_and_the_explanations_alike():
+    """A config whose [defaults] are not the course's: its own defaults are "the course run" everywhere."""
+    from reportgen.teach.theory import theory_of
+    from reportgen.train.analysis import analyse
+    from reportgen.train.batched import draw_data, train_grid
+    from reportgen.train.run import RunResult
+
+    config = parse_config("[defaults]\nlr = 0.02\nthreshold = 0.6\nmax_iters = 1500\n"
+                          "[[sweep]]\nname = \"lr\"\nvary = { lr = [0.05, 0.02, 0.01] }\n"
+                          "[[sweep]]\nname = \"thr\"\nvary = { threshold = [1.0, 0.6] }\n")
+    specs = expand_grid(config)
+    layouts = page_layout(config, specs)
+    assert layouts["lr"].first == "lr__lr-0.02" and layouts["thr"].first == "thr__threshold-0.6"
+    assert [c.value for g in layouts["lr"].groups for c in g.choices if c.checked] == ["0.02"]
+    data = draw_data(specs)
+    results = [RunResult(s, d, t, analyse(d, s.params)) for s, d, t in zip(specs, data, train_grid(specs, data))]
+    worked = theory_of(results, config.defaults).worked
+    assert worked is not None and worked.run_id in (layouts["lr"].first, layouts["thr"].first)
+    assert worked.lr == 0.02
+
+
 def test_one_rule_per_value_hides_what_the_checked_radio_rules_out(default_runs):
-    runs = [r for r in default_runs.values() if r.spec.sweep == "slope-lr"]
-    css = explorer_css(radio_groups("slope-lr", runs, runs[0]))
+    specs = [r.spec for r in default_runs.values() if r.spec.sweep == "slope-lr"]
+    css = explorer_css(radio_groups("slope-lr", specs, specs[0]))
     assert css.count('input[data-pick="') == 4 + 10
     assert '.explorer:has(input[data-pick="1-9"]:checked) [data-pick]:not(input, :target, [data-pick~="1-9"])' in css
     assert css.rstrip().endswith("{ display: none; }") and explorer_css([]) == ""
@@ -114,7 +138,8 @@ def test_captions_follow_the_run_and_its_video(tiny):
 def test_a_caption_starts_when_the_video_shows_its_iteration(default_runs):
     run = default_runs["slope__slope-5"]
     settings = load_config().render
-    words = run_captions(run, explain_stop(run), settings, translations("zh-CN"))
+    frame_plan = frame_plans([run], settings)[run.id]
+    words = run_captions(run, frame_plan, explain_stop(run), translations("zh-CN"))
     fps = round(len(run.trajectory.loss) / settings.seconds)  # every iteration a frame, about 8 s
     for cue, row in zip(words.cues, words.rows):
         assert timestamp(cue.start) == timestamp(row.t / max(fps, 5))

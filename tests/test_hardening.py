@@ -16,12 +16,13 @@ from conftest import start_build, wait_for, wait_for_session_end
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen import render
 from reportgen.build import build
-from reportgen.options import CACHE_DIR, BuildOptions
 from reportgen.cli import main
-from reportgen.config import PARAM_NAMES, parse_config
-from reportgen.exceptions import ConfigError
+from reportgen.config.load import parse_config
+from reportgen.config.schema import PARAM_NAMES
+from reportgen.infra.errors import ConfigError
+from reportgen.infra.options import CACHE_DIR, BuildOptions
+from reportgen.media import render
 
 OK = """
 title = "ok"
@@ -267,6 +268,6 @@ def test_emoji_are_drawn_as_boxes_with_one_warning_and_no_matplotlib_noise(tmp_p
 @pytest.mark.parametrize("text, drawn", [("a🚀b", "a□b"), ("👍🏽", "□"), ("é ✓ λ 梯度", "é ✓ λ 梯度"),
                                          ("flag 🇫🇷", "flag □□"), ("e\u0301", "e\u0301")])
 def test_what_the_figures_draw_of_a_text(text, drawn):
-    from reportgen.fonts import drawable
+    from reportgen.core.fonts import drawable
 
     assert drawable(text) == drawn

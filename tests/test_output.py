@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import start_build, wait_for
 
-from reportgen.options import CACHE_DIR
 from reportgen.cli import main
+from reportgen.infra.options import CACHE_DIR
 
 OK = """
 title = "{title}"
@@ -121,7 +121,9 @@ def no_space(*args, **kwargs):
 
 @pytest.mark.parametrize("stage", ["training", "rendering", "writing pages"])
 def test_a_full_disk_stops_the_build_in_one_line_and_keeps_the_old_site(built, capsys, monkeypatch, stage):
-    from reportgen import encode, runstore, site
+    from reportgen.media import encode
+    from reportgen.site import writer
+    from reportgen.train import store as runstore
 
     if stage == "training":
         def half_written(path, arrays):
@@ -133,7 +135,7 @@ def test_a_full_disk_stops_the_build_in_one_line_and_keeps_the_old_site(built, c
         monkeypatch.setattr(encode, "write_poster", no_space)
         where = built / CACHE_DIR / "media"
     else:
-        monkeypatch.setattr(site, "write_json", no_space)
+        monkeypatch.setattr(writer, "write_json", no_space)
         where = built / "site"
     before = snapshot(built / "site")
     capsys.readouterr()
@@ -147,9 +149,9 @@ def test_a_full_disk_stops_the_build_in_one_line_and_keeps_the_old_site(built, c
 
 
 def test_verbose_shows_the_traceback_of_a_failed_write(built, capsys, monkeypatch):
-    from reportgen import site
+    from reportgen.site import writer
 
-    monkeypatch.setattr(site, "write_json", no_space)
+    monkeypatch.setattr(writer, "write_json", no_space)
     assert build_second(built, "-v") == 1
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "no_space" in err
@@ -262,8 +264,8 @@ def test_render_workers_and_their_ffmpeg_die_with_a_killed_build(tmp_path):
 
 def test_a_signal_whose_exception_was_lost_still_keeps_the_old_site(tmp_path):
     """Python drops an exception raised in a finaliser; a SIGTERM landing there must not let the build finish."""
-    from reportgen.exceptions import BuildInterrupted, stop_on_signals
-    from reportgen.output import staged_output
+    from reportgen.infra.errors import BuildInterrupted, stop_on_signals
+    from reportgen.infra.output import staged_output
 
     out, handler = tmp_path / "site", signal.getsignal(signal.SIGTERM)
     with staged_output(out) as stage:

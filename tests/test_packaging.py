@@ -18,7 +18,7 @@ def test_wheel_contains_templates_and_default_config(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     (wheel,) = tmp_path.glob("reportgen-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "reportgen/default_config.toml" in names
+    assert "reportgen/config/default_config.toml" in names
     assert "reportgen/cli.py" in names
     templates = {p.relative_to(ROOT).as_posix() for p in (ROOT / "templates").rglob("*") if p.is_file()}
     assert templates and {f"reportgen/{t}" for t in templates} <= names
@@ -39,9 +39,9 @@ def test_installed_wheel_finds_its_templates(tmp_path):
     site = tmp_path / "site-packages"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
-        "import reportgen.site as s, reportgen.config as c;"
+        "import reportgen.site.pages as s, reportgen.config.load as c;"
         "print(s.templates_dir()); s.make_environment().get_template('index.html'); c.load_config();"
-        "import reportgen.i18n as i; print(i.catalog_path('zh-CN')); print(i.translations('zh-CN').gettext('Model'))"
+        "import reportgen.core.i18n as i; print(i.catalog_path('zh-CN')); print(i.translations('zh-CN').gettext('Model'))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                           env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})

@@ -14,16 +14,16 @@ import re
 
 import numpy as np
 import pytest
+from conftest import copy_project
 from fontTools.ttLib import TTFont
 
-from conftest import copy_project
 from reportgen.build import build
-from reportgen.bundle import single_file_csp
-from reportgen.cache import Cache
 from reportgen.cli import main
-from reportgen.filmstrip import compose, key_iterations
-from reportgen.fonts import needs_cjk
-from reportgen.webfont import BUDGET, page_font
+from reportgen.core.fonts import needs_cjk
+from reportgen.infra.cache import Cache
+from reportgen.media.filmstrip import compose, key_iterations
+from reportgen.site.bundle import single_file_csp
+from reportgen.site.webfont import BUDGET, page_font
 
 DATA_URI = re.compile(r'\b(?:src|poster|href)="([^"]*)"')
 
@@ -149,8 +149,8 @@ def test_a_page_without_cjk_text_gets_no_font(tmp_path, tiny):
 
 
 def test_the_stylesheet_asks_for_the_font_by_the_name_its_rule_gives(tiny):
-    from reportgen.site import templates_dir
-    from reportgen.webfont import FAMILY
+    from reportgen.site.pages import templates_dir
+    from reportgen.site.webfont import FAMILY
 
     css = (templates_dir() / "style.css").read_text("utf-8")
     assert css.count(f'"{FAMILY}", ') == 3  # body, Chinese pages, code: first in each list

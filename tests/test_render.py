@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import EPOCH, copy_project
 from PIL import Image
 
-from conftest import EPOCH, copy_project
-from reportgen.animation import FINAL_HOLD, GIF_BUDGET, MIN_FPS
 from reportgen.build import BuildOptions, build, train_runs
-from reportgen.cache import Cache
-from reportgen.config import load_config
-from reportgen.formatting import num
-from reportgen.grid import expand_grid
-from reportgen.i18n import translations
-from reportgen.progress import Progress
+from reportgen.config.grid import expand_grid
+from reportgen.config.load import load_config
+from reportgen.core.formatting import num
+from reportgen.core.i18n import translations
+from reportgen.infra.cache import Cache
+from reportgen.infra.progress import Progress
+from reportgen.media.plan import FINAL_HOLD, GIF_BUDGET, MIN_FPS
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +84,7 @@ def test_gif_is_a_light_looping_preview(tiny, animated):
 
 
 def test_an_oversized_gif_is_written_again_with_fewer_frames(tmp_path):
-    from reportgen.encode import write_gif
+    from reportgen.media.encode import write_gif
 
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (60, 80, 3), dtype=np.uint8) for _ in range(24)]  # noise compresses badly
@@ -154,8 +153,8 @@ def test_mp4_is_even_sized_unscaled_and_faststart(tiny, animated):
 @pytest.fixture(scope="module", params=["en", "zh-CN"])
 def drawn(request, tiny):
     """A renderer set up on a run of the built-in config, in each language, at the default 100 dpi."""
-    from reportgen.frames import FrameRenderer
-    from reportgen.render import make_task
+    from reportgen.media.frames import FrameRenderer
+    from reportgen.media.render import make_task
 
     config = load_config().translated(translations(request.param).gettext)
     results = {r.id: r for r in train_runs(expand_grid(config), Cache(tiny.root / "frames-cache"),

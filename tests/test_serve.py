@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportgen.serve import byte_range
+from reportgen.site.serve import byte_range
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes, each position telling its offset mod 256
 

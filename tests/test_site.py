@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reportgen.build import BuildOptions, build
-from reportgen.formatting import num as format_number
+from reportgen.core.formatting import num as format_number
 
 CONFIG = """
 title = "Site <script>alert(1)</script>"
@@ -94,7 +94,7 @@ def test_the_published_site_names_no_folder_of_the_machine_that_built_it(tiny):
     ("../up.toml", "outputs/site", "reportgen build --config up.toml"),
 ])
 def test_the_rebuild_command_is_relative_or_names_files_alone(tmp_path, monkeypatch, config, out, expected):
-    from reportgen.options import rebuild_command
+    from reportgen.infra.options import rebuild_command
 
     monkeypatch.chdir(tmp_path)
     options = BuildOptions(config_path=Path(config.format(cwd=tmp_path)), out=Path(out.format(cwd=tmp_path)))

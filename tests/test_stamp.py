@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import EPOCH, copy_project
-from reportgen import stamp
+
 from reportgen.cli import main
+from reportgen.infra import stamp
 
 UP_TO_DATE = "Up to date: nothing changed since the last build (--force builds it again).\n"
 
@@ -137,7 +137,7 @@ def test_another_working_folder_builds(project, tmp_path, monkeypatch):
 
 
 def test_a_template_edit_changes_the_sources_digest(tmp_path, monkeypatch):
-    from reportgen import sources
+    from reportgen.infra import sources
 
     copy = tmp_path / "templates"
     shutil.copytree(sources.templates_dir(), copy)
@@ -152,7 +152,7 @@ def test_a_template_edit_changes_the_sources_digest(tmp_path, monkeypatch):
 
 
 def stamp_size(path: Path) -> str:
-    from reportgen.formatting import megabytes
+    from reportgen.core.formatting import megabytes
 
     return megabytes(path.stat().st_size)
 

@@ -16,9 +16,9 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-
 from conftest import TINY, build_project
-from reportgen.formatting import num, param
+
+from reportgen.core.formatting import num, param
 
 #: Elements whose text is code or a captured message, not the report's prose.
 CODE = {"pre", "code", "script", "style", "head"}

@@ -5,15 +5,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reportgen.config import Params
-from reportgen.course import course_loop
-from reportgen.grid import RunSpec
-from reportgen.train import draw_data, train_grid
-from reportgen.trajectory import Status
+from reportgen.config.grid import RunSpec
+from reportgen.config.schema import Params
+from reportgen.train.batched import draw_data, train_grid
+from reportgen.train.course import course_loop
+from reportgen.train.run import Status
 
 
 def train(params_list):
@@ -126,7 +125,7 @@ def test_random_grids_match_the_course(params_list):
 def test_cuda_falls_back_to_the_cpu_with_a_warning(caplog, default_specs):
     import torch
 
-    from reportgen.train import resolve_device
+    from reportgen.train.batched import resolve_device
 
     specs = default_specs[:4]
     data = draw_data(specs)

@@ -1,0 +1,216 @@
+"""Static figures of the report: a sweep's loss curves and its heatmap, as SVG, in the page's language."""
+
+from __future__ import annotations
+
+import io
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg", force=True)
+
+import numpy as np  # noqa: E402
+from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from reportgen.core import palette  # noqa: E402
+from reportgen.core.fonts import drawable, families, needs_cjk  # noqa: E402
+from reportgen.core.formatting import num, param, run_label  # noqa: E402
+from reportgen.core.i18n import Translations  # noqa: E402
+from reportgen.core.sampling import evenly_spaced  # noqa: E402
+from reportgen.figures.svg import CellLink, link_cells  # noqa: E402
+from reportgen.teach.stops import modes_of  # noqa: E402
+from reportgen.train.run import RunResult, Status  # noqa: E402
+
+#: Each status but "stopped" in its own colour and hatching (face, hatch, hatch colour): told apart without colour.
+STATUS_STYLE = {Status.BUDGET_EXHAUSTED: palette.BUDGET_EXHAUSTED_CELL, Status.DIVERGED: palette.DIVERGED_CELL}
+
+#: A loss curve longer than this is drawn from this many evenly spaced values, its ends included: the figure is
+#: some 700 pixels wide, and a million-point curve would cost matplotlib about 60 bytes a point.
+OVERLAY_POINTS = 4000
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A loss overlay's size and type: for the page's column, or for a phone, where it is shown 1:1 or nearly."""
+
+    size: tuple[float, float]  # inches; the SVG has 72 points, 96 CSS pixels, to the inch
+    text_pt: float  # ticks and axis labels
+    small_pt: float  # the legend and the threshold and floor labels: the smallest text
+    legend_columns: int
+
+    @property
+    def smallest_px(self) -> float:
+        """The smallest text's height in CSS pixels, at the figure's own size."""
+        return self.small_pt * 4 / 3
+
+
+#: The page's column (about 760 CSS px), and a phone's (about 340): there, the wide one would shrink its 9 px
+#: labels to 4 px, so the page offers this one below layout.PHONE_MAX_REM. Its smallest text: 10.7 px at 384 px.
+WIDE = Layout((7.5, 3.6), 10, 7, 4)
+NARROW = Layout((4.0, 3.4), 9, 8, 2)
+#: The heatmap's smallest text (its ticks and legend), in points; a phone shows it layout.DIAGRAM_MIN_REM wide and scrolls it.
+HEATMAP_SMALLEST_PT = 8
+
+
+@contextmanager
+def fonts_for(*texts: str) -> Iterator[None]:
+    """Make the figures created inside draw ``texts``: DejaVu, and the CJK font when a text needs it."""
+    sans, _ = families(needs_cjk(texts))
+    with matplotlib.rc_context({"font.family": list(sans)}):
+        yield
+
+
+def loss_overlay_svg(title: str, results: Sequence[RunResult], tr: Translations, layout: Layout = WIDE) -> str:
+    """Draw every run's loss curve of a sweep on one log axis, with thresholds and floors."""
+    words = {"threshold": tr.gettext("threshold %(value)s"), "floor": tr.gettext("floor %(value)s"),
+             "iteration": tr.gettext("iteration"), "loss": tr.gettext("loss (log scale)")}
+    title = drawable(title)
+    with fonts_for(title, *words.values()):
+        return _loss_overlay_svg(title, results, words, layout)
+
+
+def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str, str], layout: Layout) -> str:
+    fig = Figure(figsize=layout.size, dpi=100, layout="constrained")
+    FigureCanvasSVG(fig)
+    ax = fig.subplots()
+    thresholds, floors = {}, {}
+    # Runs on the same data share one path and differ only in where they end: the shorter runs are drawn on top,
+    # and each run's end is marked (a dot where it stopped, a cross where it diverged), so none hides another.
+    longest = max(len(r.trajectory.loss) for r in results)
+    for i, r in enumerate(results):
+        loss = np.where(np.isfinite(r.trajectory.loss), r.trajectory.loss, np.nan)
+        label = run_label(r.spec.varied)
+        iterations = evenly_spaced(len(loss), OVERLAY_POINTS)
+        color, z = f"C{i % 10}", 2 + (longest - len(loss)) / longest
+        ax.plot(iterations, loss[iterations], lw=1.6, color=color, label=label, zorder=z)
+        if r.trajectory.status == Status.DIVERGED:
+            ax.plot([len(loss) - 1], [loss[-1]], "x", color=color, ms=8, zorder=z + 1)
+        elif r.trajectory.status == Status.STOPPED:
+            ax.plot([len(loss) - 1], [loss[-1]], "o", color=color, ms=6, mec="black", mew=0.6, zorder=z + 1)
+        knee = modes_of(r).knee
+        if knee is not None and knee < len(loss) and r.trajectory.status != Status.DIVERGED:
+            ax.plot([knee], [loss[knee]], "D", color=color, ms=5, mec="black", mew=0.6, zorder=z + 1)
+        if r.spec.params.threshold > 0:
+            thresholds[round(r.spec.params.threshold, 12)] = r.spec.params.threshold
+        floors[round(r.analysis.loss_floor, 6)] = r.analysis.loss_floor
+    for value in thresholds.values():
+        ax.axhline(value, ls="--", lw=1, color=palette.THRESHOLD)
+        ax.annotate(words["threshold"] % {"value": param(value)}, (1, value), xycoords=("axes fraction", "data"), ha="right",
+                    va="bottom", fontsize=layout.small_pt, color=palette.THRESHOLD, xytext=(-2, 0), textcoords="offset points")
+    for value in floors.values():
+        ax.axhline(value, ls=":", lw=1.4, color=palette.FLOOR)
+        ax.annotate(words["floor"] % {"value": num(value)}, (0, value), xycoords=("axes fraction", "data"), ha="left",
+                    va="top", fontsize=layout.small_pt, color=palette.FLOOR, xytext=(3, 0), textcoords="offset points")
+    ax.set_yscale("log")
+    ax.tick_params(which="both", labelsize=layout.text_pt)
+    ax.set_xlabel(words["iteration"], fontsize=layout.text_pt)
+    ax.set_ylabel(words["loss"], fontsize=layout.text_pt)
+    ax.set_title(title, fontsize=10)
+    # Below the axes: inside, it would cover curves or the threshold labels at the right end.
+    fig.legend(fontsize=layout.small_pt, frameon=False, loc="outside lower center",
+               ncol=min(len(results), layout.legend_columns))
+    buffer = io.StringIO()
+    # A fixed hash salt and no date: the same runs give byte-identical SVG.
+    with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "reportgen"})
+    return buffer.getvalue()
+
+
+def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], tr: Translations,
+                links: Sequence[CellLink] = ()) -> str:
+    """Draw a 2-D sweep as a heatmap of stop iterations, statuses told apart, bounds overlaid.
+
+    ``links``: one per run, in order, to make each cell a link to its run with a title, and a ring
+    that the page shows around the selected cell.
+    """
+    words = {"colorbar": tr.gettext("iterations to stop"), "bound": tr.gettext("stability bound 2/λmax"),
+             "floor": tr.gettext("loss floor"), "budget": tr.gettext("budget exhausted"),
+             "diverged": tr.gettext("diverged")}
+    title = drawable(title)
+    with fonts_for(title, *words.values()):
+        return _heatmap_svg(title, keys, results, words, links)
+
+
+def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], words: dict[str, str],
+                 links: Sequence[CellLink]) -> str:
+    from matplotlib import patheffects
+    from matplotlib.colors import ListedColormap, LogNorm
+    from matplotlib.patches import Patch, Rectangle
+
+    row_key, col_key = keys
+    rows = sorted({r.spec.varied[row_key] for r in results})
+    cols = sorted({r.spec.varied[col_key] for r in results})
+    stop = np.full((len(rows), len(cols)), np.nan)
+    status = np.zeros((len(rows), len(cols)), dtype=int)  # 0 stopped, 1 budget exhausted, 2 diverged
+    codes = {Status.STOPPED: 0, Status.BUDGET_EXHAUSTED: 1, Status.DIVERGED: 2}
+    for r in results:
+        i, j = rows.index(r.spec.varied[row_key]), cols.index(r.spec.varied[col_key])
+        status[i, j] = codes[r.trajectory.status]
+        if r.trajectory.stop_iteration is not None:
+            stop[i, j] = r.trajectory.stop_iteration + 1  # +1: a stop at 0 still shows on a log colour scale
+
+    fig = Figure(figsize=(7.5, max(3.2, 0.32 * len(rows) + 1.8)), dpi=100)
+    FigureCanvasSVG(fig)
+    ax = fig.subplots()
+    finite = stop[np.isfinite(stop)]
+    norm = LogNorm(vmin=max(1, finite.min()), vmax=max(2, finite.max())) if finite.size else None
+    image = ax.imshow(np.ma.masked_invalid(stop), cmap="viridis", norm=norm, aspect="auto", origin="lower",
+                      interpolation="nearest")
+    for kind, (color, hatch, ink) in STATUS_STYLE.items():
+        code = codes[kind]
+        layer = np.ma.masked_where(status != code, np.ones_like(stop))
+        ax.imshow(layer, cmap=ListedColormap([color]), aspect="auto", origin="lower", interpolation="nearest")
+        for i, row in enumerate(status == code):  # one hatched box per stretch of a row
+            for start, end in stretches(row):
+                ax.add_patch(Rectangle((start - 0.5, i - 0.5), end - start, 1, fill=False, hatch=hatch,
+                                       edgecolor=ink, lw=0))
+    for n, (r, link) in enumerate(zip(results, links)):
+        i, j = rows.index(r.spec.varied[row_key]), cols.index(r.spec.varied[col_key])
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="none", gid=f"cell-{n}", url=link.href))
+        ax.add_patch(Rectangle((j - 0.44, i - 0.44), 0.88, 0.88, fill=False, edgecolor="white", lw=2.5, gid=f"ring-{n}",
+                               path_effects=[patheffects.withStroke(linewidth=5, foreground="black")]))
+    if finite.size:
+        fig.colorbar(image, ax=ax, label=words["colorbar"])
+
+    # Where theory puts the edges: lr = 2/lambda_max, and threshold = loss floor.
+    bounds = {"lr": lambda r: r.analysis.lr_max, "threshold": lambda r: r.analysis.loss_floor}
+    for axis_key, other_key, values, others in ((col_key, row_key, cols, rows), (row_key, col_key, rows, cols)):
+        if axis_key not in bounds or len(values) < 2:
+            continue
+        positions = []
+        for other in others:
+            run = next(r for r in results if r.spec.varied[other_key] == other)
+            positions.append(float(np.interp(bounds[axis_key](run), values, np.arange(len(values)), left=np.nan, right=np.nan)))
+        # Each cell spans index ± 0.5: run the line across whole cells, as steps.
+        line = np.repeat(np.arange(len(others)), 2) + np.tile([-0.5, 0.5], len(others))
+        positions = np.repeat(positions, 2)
+        label = words["bound"] if axis_key == "lr" else words["floor"]
+        style = {"color": "white", "ls": "--", "lw": 2, "label": label,
+                 "path_effects": [patheffects.withStroke(linewidth=4, foreground="black")]}
+        if axis_key == col_key:
+            ax.plot(positions, line, **style)
+        else:
+            ax.plot(line, positions, **style)
+    ax.set_xticks(range(len(cols)), [param(v) for v in cols], rotation=45, fontsize=HEATMAP_SMALLEST_PT)
+    ax.set_yticks(range(len(rows)), [param(v) for v in rows], fontsize=HEATMAP_SMALLEST_PT)
+    ax.set_xlabel(col_key)
+    ax.set_ylabel(row_key)
+    ax.set_title(title, fontsize=10)
+    handles = [Patch(facecolor=color, hatch=hatch, edgecolor=ink, lw=0, label=words[key])
+               for key, (color, hatch, ink) in zip(("budget", "diverged"), STATUS_STYLE.values())]
+    handles += ax.get_legend_handles_labels()[0]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=HEATMAP_SMALLEST_PT, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "reportgen"})
+    return link_cells(buffer.getvalue(), links)
+
+
+def stretches(row: np.ndarray) -> list[tuple[int, int]]:
+    """Return the [start, stop) index ranges where a row of booleans is True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(int), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))

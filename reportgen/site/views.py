@@ -1,0 +1,227 @@
+"""What each page shows: frozen, per-language view objects, built before anything is written.
+
+The templates read these and nothing else. Every number in them was computed
+by an earlier stage; a view only gathers, per language, the run, its animation
+in that language, its explanation and the figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from markupsafe import Markup
+
+from reportgen.config.layout import SweepLayout, anchor
+from reportgen.config.schema import Config, Params, Sweep
+from reportgen.core.formatting import run_label
+from reportgen.core.i18n import translations
+from reportgen.core.languages import LANGUAGES
+from reportgen.figures.draw import Figure, Figures
+from reportgen.figures.listings import code_listing
+from reportgen.infra.cache import Cache
+from reportgen.media.captions import Captions, run_captions
+from reportgen.media.plan import FramePlan
+from reportgen.media.render import RunMedia, site_path
+from reportgen.site.embed import data_uri
+from reportgen.site.explorer import explorer_css
+from reportgen.teach.evidence import GraphEvidence, source_of
+from reportgen.teach.stops import StopExplanation
+from reportgen.teach.sweeps import (
+    LrProducts,
+    ModeRow,
+    SharedData,
+    SweepFindings,
+    mode_rows,
+    shared_data,
+    sweep_findings,
+)
+from reportgen.teach.theory import ClosedForm, StudentAnswer, Theory
+from reportgen.train import course
+from reportgen.train.batched import train_grid
+from reportgen.train.run import RunResult
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One run as a page shows it."""
+
+    result: RunResult
+    label: str  # "slope = 5, lr = 0.057"
+    stop: StopExplanation
+    media: RunMedia | None  # its animation in the page's language; None when it is not animated
+    captions: Captions | None  # its animation in words, in the page's language
+    chart: Figure | None  # its loss curve among its sweep's
+    pick: str = ""  # its explorer tokens, "0-1 1-5" (see reportgen.config.layout)
+    card: bool = False  # the page shows it as a card, #run-<id>: every run of an explorer, an animated run of a larger sweep
+
+    @property
+    def id(self) -> str:
+        return self.result.id
+
+    @property
+    def anchor(self) -> str:
+        """The id of its card in the page (``#run-<id>``)."""
+        return anchor(self.id)
+
+    @property
+    def track(self) -> str:
+        """Return the src of this run's caption track: the captions themselves, as a data: URI, since a page
+        opened from disk loads no track from a file: URL (the .vtt file is written beside the video too)."""
+        return data_uri(self.url("vtt"), self.captions.webvtt())
+
+    def url(self, fmt: str) -> str | None:
+        """Return the site path of this run's gif, mp4, poster or vtt (its captions), or None."""
+        if fmt == "vtt":
+            return site_path(self.id, fmt) if self.captions and self.url("mp4") else None
+        return self.media.url(self.id, fmt) if self.media else None
+
+
+@dataclass(frozen=True)
+class SweepView:
+    """One sweep: its runs, what they show together, and its figures."""
+
+    sweep: Sweep
+    layout: SweepLayout  # what the page shows of it: table, explorer, cards, radio groups
+    runs: tuple[RunView, ...]
+    findings: SweepFindings
+    modes: tuple[ModeRow, ...]
+    overlay: Figure | None
+    heatmap: Figure | None
+
+    @property
+    def animated(self) -> tuple[RunView, ...]:
+        return tuple(r for r in self.runs if r.media is not None)
+
+    @property
+    def cards(self) -> tuple[RunView, ...]:
+        """The runs shown as a card: every run of an explorer, the animated runs of a larger sweep."""
+        return tuple(r for r in self.runs if r.card)
+
+    @property
+    def tabulated(self) -> bool:
+        return self.layout.tabulated
+
+    @property
+    def explored(self) -> bool:
+        """True when the sweep gets an explorer; a larger one keeps its heatmap and its animated runs' cards."""
+        return self.layout.explored
+
+    @property
+    def groups(self) -> tuple:
+        return self.layout.groups
+
+    @property
+    def first(self) -> str:
+        """Id of the run the explorer shows first."""
+        return self.layout.first
+
+    def anchor(self, run_id: str) -> str | None:
+        """Return where the page shows a run: its card (#run-<id>), or nowhere (None)."""
+        return anchor(run_id) if self.layout.has_card(run_id) else None
+
+    @property
+    def unstable_links(self) -> tuple[Markup | str, ...]:
+        """Each diverged run's label, a link to its card where the page shows one."""
+        return tuple(Markup('<a href="#{}">{}</a>').format(self.anchor(run_id), label) if self.anchor(run_id) else label
+                     for label, run_id in self.findings.unstable)
+
+
+@dataclass(frozen=True)
+class PageView:
+    """Everything one language's page shows."""
+
+    lang: str
+    switch: tuple[tuple[str, str], ...]  # the build's other languages: (code, name in that language)
+    config: Config  # in the page's language
+    defaults: Params
+    sweeps: tuple[SweepView, ...]
+    mode_tables: tuple[SweepView, ...]  # the 1-D sweeps, whose runs the theory table lists (a 2-D sweep has its heatmap)
+    shared: SharedData | None  # the Hessian facts every run of the theory table shares, if they share data
+    worked: ClosedForm | None  # the closed form, worked on the course's run
+    products: LrProducts | None  # iterations x lr, for runs that differ only in lr
+    student: StudentAnswer | None  # the student's question, when the build has a run below its floor
+    evidence: GraphEvidence | None
+    figures: Figures
+    course_html: str  # the course's loop, one run at a time, highlighted
+    loop_html: str  # the batched training loop, highlighted
+    config_html: str  # the config, highlighted
+    command: str  # the command that rebuilds the site, with no absolute path in it
+    config_name: str  # where the config came from, as the page names it (no absolute path either)
+    versions: Mapping[str, str]
+    built: str
+    explorer_css: str  # the rules that make this page's explorers follow their radio buttons
+
+
+def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequence[RunResult],
+              layouts: Mapping[str, SweepLayout], plans: Mapping[str, FramePlan],
+              media: Mapping[tuple[str, str], RunMedia], stops: Mapping[str, StopExplanation],
+              theory: Theory, figures: Figures, evidence: GraphEvidence | None, command: str, config_name: str,
+              cache: Cache) -> PageView:
+    """Gather one language's page from the stages' outputs."""
+    sweeps = []
+    tr = translations(lang)
+    for sweep in config.sweeps:
+        layout = layouts[sweep.name]
+        runs = [r for r in results if r.spec.sweep == sweep.name]
+        views = []
+        for r in runs:
+            shown = media.get((lang, r.id))
+            words = run_captions(r, plans[r.id], stops[r.id], tr) if shown else None
+            views.append(RunView(r, run_label(r.spec.varied), stops[r.id], shown, words, figures.charts.get(r.id),
+                                 layout.picks[r.id], card=layout.has_card(r.id)))
+        sweeps.append(SweepView(
+            sweep=sweep,
+            layout=layout,
+            runs=tuple(views),
+            findings=sweep_findings(sweep.name, runs),
+            modes=tuple(mode_rows(runs)),
+            overlay=figures.overlays.get(sweep.name),
+            heatmap=figures.heatmaps.get(sweep.name),
+        ))
+    tables = tuple(s for s in sweeps if len(s.sweep.vary) == 1 and s.tabulated)
+    return PageView(
+        lang=lang,
+        switch=tuple((code, LANGUAGES[code]) for code in languages if code != lang),
+        config=config,
+        defaults=config.defaults,
+        sweeps=tuple(sweeps),
+        mode_tables=tables,
+        shared=shared_data([view.result for s in tables for view in s.runs]),
+        worked=theory.worked,
+        products=theory.products,
+        student=theory.student,
+        evidence=evidence,
+        figures=figures,
+        course_html=code_listing("\n\n\n".join(source_of(f) for f in course.LISTING), "python", cache),
+        loop_html=code_listing(source_of(train_grid), "python", cache),
+        config_html=code_listing(config.text, "toml", cache),
+        command=command,
+        config_name=config_name,
+        versions=versions(),
+        built=build_time(),
+        explorer_css=explorer_css([g for s in sweeps for g in s.groups]),
+    )
+
+
+def build_time() -> str:
+    """Return the build date: SOURCE_DATE_EPOCH's when set (reproducible), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = (dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch and epoch.isdigit()
+              else dt.datetime.now(dt.timezone.utc))
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def versions(*extra: str) -> dict[str, str]:
+    """Return the versions of the software that made the report (and of the ``extra`` packages)."""
+    out = {"Python": platform.python_version()}
+    for name in ("reportgen", "torch", "matplotlib", "numpy", "imageio-ffmpeg", *extra):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -1,0 +1,196 @@
+"""General sentences about a sweep, decided from its runs: the theory table, shared data, trends and products.
+
+A sentence such as "counts fall as the slope grows" is decided group by group: the page states it only where
+this build's numbers hold it, and shows the counter-case with its reason where they do not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Sequence
+
+from reportgen.core.formatting import num, param, run_label
+from reportgen.teach.stops import Mode, Modes, modes_of
+from reportgen.train.run import RunResult, Status
+
+
+@dataclass(frozen=True)
+class ModeRow:
+    """One run in the theory table: what its modes predict against what it did."""
+
+    run_id: str
+    label: str
+    lr: float
+    modes: Modes
+    status: Status
+    stop_iteration: int | None
+    predicted_stop_iteration: int | None
+    agrees: bool | None  # prediction equals measurement (None when there is no prediction)
+
+
+def mode_rows(results: Sequence[RunResult]) -> list[ModeRow]:
+    """Return each run's eigenmode view, for the theory-against-measurement table."""
+    rows = []
+    for r in results:
+        t, p, predicted = r.trajectory, r.spec.params, r.analysis.predicted_stop_iteration
+        agrees = None
+        if predicted is not None and t.status != Status.DIVERGED:
+            agrees = predicted == t.stop_iteration if t.status == Status.STOPPED else predicted >= p.max_iters
+        rows.append(ModeRow(r.id, run_label(r.spec.varied), p.lr, modes_of(r), t.status, t.stop_iteration,
+                            predicted, agrees))
+    return rows
+
+
+@dataclass(frozen=True)
+class SharedData:
+    """What every run of a set shares when they train on the same x (H depends on x only)."""
+
+    lambda_min: float
+    lambda_max: float
+    condition_number: float
+    lr_max: float
+
+
+def shared_data(results: Sequence[RunResult]) -> SharedData | None:
+    """Return the Hessian facts the runs share, or None when their x differ."""
+    if not results:
+        return None
+    a = results[0].analysis
+    if any(not math.isclose(r.analysis.hessian_eigenvalues[i], a.hessian_eigenvalues[i], rel_tol=1e-9)
+           for r in results for i in (0, 1)):
+        return None
+    return SharedData(a.hessian_eigenvalues[0], a.hessian_eigenvalues[1], a.condition_number, a.lr_max)
+
+
+class Direction(StrEnum):
+    """How a group's stop counts move as one parameter grows."""
+
+    FALLS = "falls"  # every count below the one before
+    RISES = "rises"  # never below the one before, and the last above the first
+    MIXED = "mixed"
+
+
+@dataclass(frozen=True)
+class Trend:
+    """How the stop counts move as one parameter grows, the others fixed."""
+
+    varied: str  # the parameter that grows
+    fixed: str  # the other varied values, as a label ("" for a 1-D sweep)
+    labels: tuple[str, ...]
+    counts: tuple[int, ...]
+    direction: Direction
+    decides: tuple[Mode | None, ...]  # which mode set each count
+    factor_fast: float  # 1 - lr lambda_max of the group (the slope changes neither lr nor x)
+    excess_slow: tuple[float, ...]  # the starting loss each mode carries, run by run
+    excess_fast: tuple[float, ...]
+
+    @property
+    def falls(self) -> bool:
+        """True when the counts fall as the parameter grows: the sentence the page states where it holds."""
+        return self.direction == Direction.FALLS
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """Each run's value and count, "slope = 1 → 100" (symbols and numbers: the same in every language)."""
+        return tuple(f"{label} → {count}" for label, count in zip(self.labels, self.counts))
+
+    @property
+    def slow_excesses(self) -> tuple[str, ...]:
+        """Each run's slow excess with its value, "0.1234 (slope = 1)"."""
+        return tuple(f"{num(excess)} ({label})" for label, excess in zip(self.labels, self.excess_slow))
+
+    @property
+    def less_slow_excess_fewer_iterations(self) -> bool:
+        """True when the counts fall exactly as the slow excess does: the slow mode's rule, seen in the numbers."""
+        return self.slow_throughout and all(
+            (b < a) == (cb < ca) for a, b, ca, cb in zip(self.excess_slow, self.excess_slow[1:], self.counts, self.counts[1:]))
+
+    @property
+    def slow_throughout(self) -> bool:
+        """True when the slow mode alone sets every count of the group."""
+        return all(m == Mode.SLOW for m in self.decides)
+
+
+def slope_trends(results: Sequence[RunResult]) -> list[Trend]:
+    """Return, for each group of runs that differ only in slope, whether their counts fall as the slope grows.
+
+    Groups of fewer than 3 stopped runs say too little and are left out.
+    """
+    groups: dict[tuple, list[RunResult]] = {}
+    for r in results:
+        if "slope" not in r.spec.varied:
+            continue
+        others = tuple((k, v) for k, v in r.spec.varied.items() if k != "slope")
+        groups.setdefault(others, []).append(r)
+    trends = []
+    for others, runs in groups.items():
+        runs = sorted(runs, key=lambda r: r.spec.params.slope)
+        if len(runs) < 3 or any(r.trajectory.stop_iteration is None for r in runs):
+            continue
+        counts = tuple(r.trajectory.stop_iteration for r in runs)
+        pairs = list(zip(counts, counts[1:]))
+        direction = (Direction.FALLS if all(b < a for a, b in pairs) else
+                     Direction.RISES if all(b >= a for a, b in pairs) and counts[-1] > counts[0] else Direction.MIXED)
+        modes = [modes_of(r) for r in runs]
+        trends.append(Trend("slope", run_label(dict(others)), tuple(run_label({"slope": r.spec.params.slope}) for r in runs),
+                            counts, direction, tuple(m.decides for m in modes), modes[0].factor_fast,
+                            tuple(m.excess_slow for m in modes), tuple(m.excess_fast for m in modes)))
+    return trends
+
+
+@dataclass(frozen=True)
+class LrProducts:
+    """Runs that differ only in lr, where the slow mode sets the count: iterations x lr is about constant."""
+
+    fixed: str  # what they share, as a label
+    lrs: tuple[float, ...]
+    counts: tuple[int, ...]
+    products: tuple[float, ...]
+    predicted: float  # ln(excess_slow / margin) / (2 lambda_min): the product the closed form gives
+
+    @property
+    def rows(self) -> tuple[str, ...]:
+        """Each run as "lr 0.01 → 316 (3.16)": its lr, its count and their product."""
+        return tuple(f"lr {param(lr)} → {count} ({num(product)})"
+                     for lr, count, product in zip(self.lrs, self.counts, self.products))
+
+
+def lr_products(results: Sequence[RunResult], prefer: dict | None = None) -> LrProducts | None:
+    """Return the largest group of slow-mode runs that differ only in lr (the one sharing ``prefer`` first)."""
+    groups: dict[tuple, list[RunResult]] = {}
+    for r in results:
+        if "lr" in r.spec.varied and modes_of(r).decides == Mode.SLOW:
+            others = tuple((k, v) for k, v in r.spec.varied.items() if k != "lr")
+            groups.setdefault(others, []).append(r)
+    ranked = sorted(groups.items(), key=lambda kv: (dict(kv[0]).items() <= (prefer or {}).items(), len(kv[1])))
+    if not ranked or len(ranked[-1][1]) < 3:
+        return None
+    others, runs = ranked[-1]
+    runs = sorted(runs, key=lambda r: r.spec.params.lr)
+    m = modes_of(runs[0])
+    margin = runs[0].spec.params.threshold - runs[0].analysis.loss_floor
+    return LrProducts(run_label(dict(others)), tuple(r.spec.params.lr for r in runs),
+                      tuple(r.trajectory.stop_iteration for r in runs),
+                      tuple(r.trajectory.stop_iteration * r.spec.params.lr for r in runs),
+                      math.log(m.excess_slow / margin) / (2 * m.lambda_min))
+
+
+@dataclass(frozen=True)
+class SweepFindings:
+    """What a sweep shows, in numbers: its trends and its unstable runs."""
+
+    name: str
+    trends: tuple[Trend, ...]
+    unstable: tuple[tuple[str, str], ...]  # (label, run id) of each diverged run
+    shared: SharedData | None  # when every run shares the same data
+
+
+def sweep_findings(name: str, results: Sequence[RunResult]) -> SweepFindings:
+    """Summarise one sweep's runs."""
+    return SweepFindings(
+        name=name, trends=tuple(slope_trends(results)),
+        unstable=tuple((run_label(r.spec.varied), r.id) for r in results if r.trajectory.status == Status.DIVERGED),
+        shared=shared_data(results),
+    )

@@ -1,0 +1,83 @@
+"""Theory for each run, in float64, from that run's own data.
+
+The loss ``L(w, b) = mean(0.5 * (y - w*x - b)**2)`` is a quadratic in
+``theta = (w, b)``::
+
+    L(theta) = floor + 0.5 * e^T H e,    e = theta - theta*,
+    H = [[mean(x^2), mean(x)], [mean(x), 1]]
+
+and a gradient-descent step is ``e_{t+1} = (I - lr*H) e_t``. In H's eigenbasis
+each component shrinks by ``|1 - lr*lambda_i|`` per step, so
+
+    L_t = floor + sum_i 0.5 * lambda_i * a_i^2 * (1 - lr*lambda_i)^(2t),
+
+which converges if and only if ``lr < 2 / lambda_max``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from reportgen.config.schema import Params
+from reportgen.train.run import Analysis, RunData
+
+#: Horizon of the closed-form search; beyond it a prediction is "never" in practice.
+MAX_PREDICTED = 10**15
+
+
+def analyse(data: RunData, params: Params) -> Analysis:
+    """Compute the floor, Hessian, stability bound and predicted stop of one run."""
+    x = data.x.astype(np.float64)
+    y = data.y.astype(np.float64)
+    hessian = np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
+    rhs = np.array([np.mean(x * y), np.mean(y)])
+    theta_star = np.linalg.lstsq(hessian, rhs, rcond=None)[0]
+    w_star, b_star = (float(v) for v in theta_star)
+    loss_floor = float(np.mean(0.5 * (y - w_star * x - b_star) ** 2))
+
+    eigenvalues, vectors = np.linalg.eigh(hessian)
+    lam_min, lam_max = (float(v) for v in eigenvalues)
+    lr_max = 2.0 / lam_max
+    e0 = np.array([data.w0 - w_star, 0.0 - b_star])
+    a = vectors.T @ e0
+    initial_excess = tuple(float(v) for v in 0.5 * eigenvalues * a * a)
+    factors = tuple(float(v) for v in 1.0 - params.lr * eigenvalues)
+
+    result = Analysis(
+        w_star=w_star,
+        b_star=b_star,
+        loss_floor=loss_floor,
+        hessian=((float(hessian[0, 0]), float(hessian[0, 1])), (float(hessian[1, 0]), float(hessian[1, 1]))),
+        hessian_eigenvalues=(lam_min, lam_max),
+        eigenvectors=((float(vectors[0, 0]), float(vectors[0, 1])), (float(vectors[1, 0]), float(vectors[1, 1]))),
+        condition_number=lam_max / lam_min if lam_min > 0 else math.inf,
+        lr_max=lr_max,
+        factors=factors,  # type: ignore[arg-type]
+        initial_excess=initial_excess,  # type: ignore[arg-type]
+        predicted_stop_iteration=None,
+    )
+    if params.threshold <= loss_floor or params.lr >= lr_max:
+        return result
+    return _with_prediction(result, params.threshold)
+
+
+def _with_prediction(result: Analysis, threshold: float) -> Analysis:
+    """Find the first t with L_t < threshold; L_t is non-increasing when lr < lr_max."""
+    if result.loss_at(0) < threshold:
+        return dataclasses.replace(result, predicted_stop_iteration=0)
+    hi = 1
+    while not result.loss_at(hi) < threshold:
+        hi *= 2
+        if hi > MAX_PREDICTED:
+            return result
+    lo = hi // 2  # loss_at(lo) >= threshold
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if result.loss_at(mid) < threshold:
+            hi = mid
+        else:
+            lo = mid
+    return dataclasses.replace(result, predicted_stop_iteration=hi)

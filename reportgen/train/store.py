@@ -1,0 +1,92 @@
+"""Trained runs in the cache: their arrays in one .npz, everything else in JSON; nothing is pickled.
+
+Every run's x and y (one value per data point) and loss, w and b (one per
+iteration) are stored end to end, one array each, and cut back into runs by the
+lengths stored beside them. Reading needs numpy only, never torch.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from reportgen.config.grid import RunSpec
+from reportgen.infra.cache import Cache
+from reportgen.infra.codec import SchemaError, decode, encode, scalars
+from reportgen.train.run import Analysis, RunData, RunResult, Trajectory
+
+KIND = "train"
+SCHEMA = 1
+ARRAYS = "runs.npz"
+PER_POINT = ("x", "y")
+PER_ITERATION = ("loss", "w", "b")
+
+
+def store_runs(cache: Cache, key: str, results: Sequence[RunResult]) -> None:
+    """Store trained and analysed runs as cache entry ``key``."""
+    def write(folder: Path) -> dict[str, Any]:
+        arrays: dict[str, Callable[[], np.ndarray]] = {
+            "lengths": lambda: np.array([[len(r.data.x), r.trajectory.iterations_run] for r in results], np.int64)}
+        for name in PER_POINT:
+            arrays[name] = lambda name=name: np.concatenate([getattr(r.data, name) for r in results])
+        for name in PER_ITERATION:
+            arrays[name] = lambda name=name: np.concatenate([getattr(r.trajectory, name) for r in results])
+        write_npz(folder / ARRAYS, arrays)
+        return {"schema": SCHEMA, "runs": [{"id": r.id, "data": scalars(r.data), "trajectory": scalars(r.trajectory),
+                                            "analysis": encode(r.analysis)} for r in results]}
+
+    cache.store(KIND, key, write)
+
+
+def load_runs(cache: Cache, key: str, specs: Sequence[RunSpec]) -> list[RunResult] | None:
+    """Return the runs of ``specs`` from cache entry ``key``, or None for a miss or an entry that fails its checks."""
+    meta = cache.lookup(key, ("schema", "runs"), kind=KIND)
+    if meta is None:
+        return None
+    try:
+        return _decode(meta, cache.entry_dir(key, KIND) / ARRAYS, specs)
+    except (SchemaError, ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        cache.damaged(KIND, key, exc)
+        return None
+
+
+def write_npz(path: Path, arrays: dict[str, Callable[[], np.ndarray]]) -> None:
+    """Write an .npz one array at a time, so that only one of them is in memory at once."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, make in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fp:
+                np.lib.format.write_array(fp, make(), allow_pickle=False)
+
+
+def _decode(meta: dict[str, Any], path: Path, specs: Sequence[RunSpec]) -> list[RunResult]:
+    """Rebuild the runs from checked arrays and JSON; raise SchemaError at the first thing out of place."""
+    runs = meta["runs"]
+    if meta["schema"] != SCHEMA or not isinstance(runs, list) or len(runs) != len(specs):
+        raise SchemaError("not this version's list of runs")
+    with np.load(path, allow_pickle=False) as npz:
+        if sorted(npz.files) != sorted(("lengths", *PER_POINT, *PER_ITERATION)):
+            raise SchemaError(f"{ARRAYS} holds {sorted(npz.files)}")
+        arrays = {name: npz[name] for name in npz.files}
+    lengths = arrays.pop("lengths")
+    if lengths.dtype != np.int64 or lengths.shape != (len(specs), 2) or (lengths < 1).any():
+        raise SchemaError("bad lengths")
+    for name, array in arrays.items():
+        column = 0 if name in PER_POINT else 1
+        if array.dtype != np.float32 or array.shape != (int(lengths[:, column].sum()),):
+            raise SchemaError(f"{name}: {array.dtype} {array.shape} does not match the lengths")
+    ends = np.cumsum(lengths, axis=0)
+    results = []
+    for i, (spec, run) in enumerate(zip(specs, runs)):
+        if not isinstance(run, dict) or run.get("id") != spec.id or set(run) != {"id", "data", "trajectory", "analysis"}:
+            raise SchemaError(f"run {i} is not {spec.id}")
+        if lengths[i, 0] != spec.params.n_points:
+            raise SchemaError(f"{spec.id}: {lengths[i, 0]} data points, not {spec.params.n_points}")
+        cut = {name: arrays[name][ends[i, c] - lengths[i, c]: ends[i, c]]
+               for c, names in enumerate((PER_POINT, PER_ITERATION)) for name in names}
+        data = decode(RunData, run["data"], cut)
+        trajectory = decode(Trajectory, run["trajectory"], cut)
+        results.append(RunResult(spec=spec, data=data, trajectory=trajectory, analysis=decode(Analysis, run["analysis"])))
+    return results
