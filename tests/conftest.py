@@ -1,7 +1,9 @@
-"""Shared fixtures: the built-in config, its trained runs, and one tiny real project built once per session.
+"""Shared fixtures: the built-in config, its trained runs, and one tiny real project built once per test run.
 
-Session fixtures are never changed by a test. A test that must damage or rebuild
-a project copies it first (:func:`copy_project`).
+The tiny project is built once for all xdist workers: the first worker to ask
+builds it under a file lock in the run's shared temporary folder, the others
+wait for it and read it. Session fixtures are never changed by a test. A test
+that must damage or rebuild a project copies it first (:func:`copy_project`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
-from reportgen.build import BuildOptions, BuildReport, build
+from reportgen.build import BuildOptions, build
 from reportgen.config.grid import expand_grid
 from reportgen.config.load import load_config
 from reportgen.infra.options import CACHE_DIR
@@ -56,7 +59,6 @@ class Project:
     root: Path
     config: Path
     site: Path
-    report: BuildReport
     runs: dict[str, dict]
 
     @property
@@ -68,45 +70,68 @@ class Project:
         return self.root / CACHE_DIR
 
     def options(self, **changes) -> BuildOptions:
-        return BuildOptions(**{"config_path": self.config, "out": self.site, "jobs": 2, **changes})
+        return BuildOptions(**{"config_path": self.config, "out": self.site, "jobs": 1, **changes})
+
+
+def read_runs(site: Path) -> dict[str, dict]:
+    """results.json of a site (one language, or the English folder of several), by run id."""
+    results = site / "results.json" if (site / "results.json").exists() else site / "en" / "results.json"
+    return {r["id"]: r for r in json.loads(results.read_text())["runs"]}
 
 
 def build_project(root: Path, text: str, **options) -> Project:
-    """Write ``text`` as root/project.toml and build it into root/site."""
+    """Write ``text`` as root/project.toml and build it into root/site (one job: the workers fill the cores)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "project.toml").write_text(text, "utf-8")
     site = root / "site"
-    report = build(BuildOptions(config_path=root / "project.toml", out=site, **{"jobs": 2, **options}))
-    results = site / "results.json" if (site / "results.json").exists() else site / "en" / "results.json"
-    runs = {r["id"]: r for r in json.loads(results.read_text())["runs"]}
-    return Project(root, root / "project.toml", site, report, runs)
+    build(BuildOptions(config_path=root / "project.toml", out=site, **{"jobs": 1, **options}))
+    return Project(root, root / "project.toml", site, read_runs(site))
 
 
 def copy_project(project: Project, root: Path) -> Project:
     """Copy a project (config, site and cache) to ``root``, for a test that changes it."""
     shutil.copytree(project.root, root, symlinks=True)
-    report = BuildReport(out=root / "site", index=root / "site" / "index.html", results=project.report.results,
-                         trained=project.report.trained, rendered=project.report.rendered)
-    return Project(root, root / "project.toml", root / "site", report, project.runs)
+    return Project(root, root / "project.toml", root / "site", project.runs)
+
+
+def shared_once(tmp_path_factory, name: str, make) -> Path:
+    """``make(folder)`` once for the whole test run, whichever xdist worker asks first; the folder it filled."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    folder = shared / f"shared-{name}"
+    with FileLock(str(folder) + ".lock"):
+        if not (folder / "done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / "done").touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory) -> Project:
-    """The tiny project, built once, in English, under SOURCE_DATE_EPOCH."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SOURCE_DATE_EPOCH", EPOCH)
-        return build_project(tmp_path_factory.mktemp("tiny"), TINY)
+    """The tiny project, built once for the run, in English, under SOURCE_DATE_EPOCH."""
+    def make(root: Path) -> None:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("SOURCE_DATE_EPOCH", EPOCH)
+            build_project(root, TINY, jobs=2)  # the other worker waits for it
+
+    root = shared_once(tmp_path_factory, "tiny", make)
+    return Project(root, root / "project.toml", root / "site", read_runs(root / "site"))
 
 
 @pytest.fixture(scope="session")
-def tiny_both(tiny) -> Project:
-    """The tiny project in every language (--lang all), beside the English one: its training is reused."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SOURCE_DATE_EPOCH", EPOCH)
-        out = tiny.root / "both"
-        report = build(BuildOptions(config_path=tiny.config, out=out, jobs=2, lang="all"))
-        runs = {r["id"]: r for r in json.loads((out / "en" / "results.json").read_text())["runs"]}
-        return Project(tiny.root, tiny.config, out, report, runs)
+def tiny_both(tiny, tmp_path_factory) -> Project:
+    """The tiny project in every language (--lang all), built once beside the English one: its training is reused."""
+    def make(folder: Path) -> None:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("SOURCE_DATE_EPOCH", EPOCH)
+            build(BuildOptions(config_path=tiny.config, out=tiny.root / "both", jobs=2, lang="all"))
+
+    shared_once(tmp_path_factory, "tiny-both", make)
+    out = tiny.root / "both"
+    return Project(tiny.root, tiny.config, out, read_runs(out))
 
 
 @pytest.fixture(scope="session")

@@ -31,8 +31,8 @@ def test_default_config_holds_the_homework(default_config, default_specs):
     sweeps = {s.name: s for s in default_config.sweeps}
     assert sweeps["threshold"].vary == {"threshold": (10.0, 1.0, 0.5, 0.1)}
     assert sweeps["slope"].vary == {"slope": (1.0, 2.0, 3.0, 5.0)}
-    assert default_config.defaults == Params()  # the course: slope 2, lr 0.05, seed 10, ...
-    assert (Params().slope, Params().lr, Params().seed, Params().threshold) == (2.0, 0.05, 10, 1.0)
+    course = default_config.defaults  # the course script's own values
+    assert (course.slope, course.intercept, course.lr, course.seed, course.threshold) == (2.0, 5.0, 0.05, 10, 1.0)
     assert default_config.render.frame_every == 1  # every iteration is a frame of the MP4
     assert default_config.render.formats == ("gif", "mp4")
     assert len({s.id for s in default_specs}) == len(default_specs) == 51

@@ -159,7 +159,7 @@ def test_two_builds_are_byte_identical(tmp_path, monkeypatch):
 SLOW = """
 title = "slow"
 [defaults]
-max_iters = 900
+max_iters = 400
 threshold = 0.0
 [[sweep]]
 name = "s"
