@@ -35,7 +35,7 @@ from reportgen.site.webfont import page_font
 from reportgen.site.writer import write_site
 from reportgen.teach.evidence import GraphEvidence
 from reportgen.teach.stops import StopExplanation, explain_stop
-from reportgen.teach.theory import theory_of
+from reportgen.teach.theory import Theory, theory_of
 from reportgen.train.run import RunResult
 from reportgen.train.store import load_runs, store_runs
 
@@ -109,11 +109,11 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
 
 
 def make_page(config: Config, lang: str, plan: Plan, results: Sequence[RunResult], plans: Mapping[str, FramePlan],
-              media: Mapping, stops: Mapping[str, StopExplanation], theory, evidence: GraphEvidence | None,
+              media: Mapping, stops: Mapping[str, StopExplanation], theory: Theory, evidence: GraphEvidence | None,
               options: BuildOptions, cache: Cache, progress: Progress) -> SitePage:
     """Draw one language's figures, gather its view, render its HTML and fit its web font (``config`` in ``lang``)."""
     with progress.stage(f"drawing figures ({lang})"):
-        figures = draw_figures(config, results, plan.layouts, evidence, lang, translations(lang), cache)
+        figures = draw_figures(config, results, plan.layouts, evidence, theory.student, lang, translations(lang), cache)
     config_name = portable(options.config_path) if options.config_path is not None else config.source
     view = page_view(config, lang, plan.languages, results, plan.layouts, plans, media, stops, theory, figures,
                      evidence, rebuild_command(options), config_name, cache)

@@ -21,6 +21,7 @@ from reportgen.figures.loss_chart import NARROW_WIDTH, WIDTH, loss_chart_svg
 from reportgen.figures.svg import CellLink, inline_svg
 from reportgen.infra.cache import Cache, content_key
 from reportgen.teach.evidence import Graph, GraphEvidence
+from reportgen.teach.theory import StudentAnswer
 from reportgen.train.run import RunResult, Status
 
 #: The words of the figures, translated per language (the plots' own words are in plots.py).
@@ -71,16 +72,19 @@ class Figures:
     autograd: Figure | None
     forward: Figure | None
     charts: Mapping[str, Figure]  # by run id: the run's loss curve among its sweep's, for the runs with a card
+    window: Figure | None = None  # the answer first: the course's window recreated, for the student's run
+    excess: Figure | None = None  # and its loss above the floor, log scale
 
     def all(self) -> list[Figure]:
         """Return every figure to write as a file."""
-        graphs = [f for f in (self.autograd, self.forward) if f is not None]
+        graphs = [f for f in (self.autograd, self.forward, self.window, self.excess) if f is not None]
         figures = [*self.overlays.values(), *self.heatmaps.values(), *graphs, *self.charts.values()]
         return [g for f in figures if not f.inline for g in (f, f.narrow) if g is not None]
 
 
 def draw_figures(config: Config, results: Sequence[RunResult], layouts: Mapping[str, SweepLayout],
-                 evidence: GraphEvidence | None, lang: str, tr: Translations, cache: Cache) -> Figures:
+                 evidence: GraphEvidence | None, student: StudentAnswer | None, lang: str, tr: Translations,
+                 cache: Cache) -> Figures:
     """Draw (or load) every figure of the page in ``lang``; ``config`` is already in that language."""
     def plots():
         warn_undrawable(s.title for s in config.sweeps)  # before the first figure is drawn, for all of them
@@ -114,7 +118,13 @@ def draw_figures(config: Config, results: Sequence[RunResult], layouts: Mapping[
     if evidence is not None:
         autograd = _graph_figure(cache, "autograd-graph.svg", evidence.autograd, AUTOGRAD_TITLE, AUTOGRAD_CAPTION, tr)
         forward = _graph_figure(cache, "forward-graph.svg", evidence.forward, FORWARD_TITLE, FORWARD_CAPTION, tr)
-    return Figures(overlays, heatmaps, autograd, forward, charts)
+    window = excess = None
+    if student is not None:
+        run = next(r for r in results if r.id == student.run_id)
+        payload = [lang, run.spec.params.to_dict(), repr(student)]
+        window = _cached(cache, "answer-window.svg", payload, lambda: _answer().window_svg(run, student, tr))
+        excess = _cached(cache, "answer-excess.svg", payload, lambda: _answer().excess_svg(run, student, tr))
+    return Figures(overlays, heatmaps, autograd, forward, charts, window, excess)
 
 
 def cell_links(runs: Sequence[RunResult], layout: SweepLayout, tr: Translations) -> list[CellLink]:
@@ -144,6 +154,13 @@ def _cached_twice(cache: Cache, stem: str, payload: object, draw: Callable[[bool
     """Return the figure ``<stem>.svg`` with its drawing for a phone, ``<stem>.narrow.svg``; ``draw(narrow)``."""
     narrow = _cached(cache, f"{stem}.narrow.svg", payload, lambda: draw(True))
     return replace(_cached(cache, f"{stem}.svg", payload, lambda: draw(False)), narrow=narrow)
+
+
+def _answer():
+    """Import the answer's figures (and matplotlib) only when one must really be drawn."""
+    from reportgen.figures import answer
+
+    return answer
 
 
 def _plots():

@@ -29,6 +29,7 @@ from reportgen.media.plan import FramePlan
 from reportgen.media.render import RunMedia, site_path
 from reportgen.site.embed import data_uri
 from reportgen.site.explorer import explorer_css
+from reportgen.teach.checkpoints import Checkpoint, checkpoints
 from reportgen.teach.evidence import GraphEvidence, source_of
 from reportgen.teach.stops import StopExplanation
 from reportgen.teach.sweeps import (
@@ -155,6 +156,7 @@ class PageView:
     versions: Mapping[str, str]
     built: str
     explorer_css: str  # the rules that make this page's explorers follow their radio buttons
+    checkpoints: tuple[Checkpoint, ...] = ()  # predict-then-reveal questions, in page order, each with its place
 
 
 def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequence[RunResult],
@@ -205,6 +207,7 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
         versions=versions(),
         built=build_time(),
         explorer_css=explorer_css([g for s in sweeps for g in s.groups]),
+        checkpoints=checkpoints(config, results, theory.student, evidence, tr),
     )
 
 

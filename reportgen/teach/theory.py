@@ -77,6 +77,13 @@ class StudentAnswer:
     b_at_settle: float | None  # b when the window stopped changing visibly, and at the end
     b_final: float
     lowest_loss: float
+    excess_at_settle: float | None  # loss - floor at settle_2px: small, and still falling
+    excess_at_end: float  # loss - floor at the last iteration
+
+    @property
+    def marked_iterations(self) -> tuple[int, ...]:
+        """The window's lines worth drawing again: where they stop moving by a pixel, by two, and the last drawn."""
+        return tuple(sorted({i for i in (self.settle_pixel, self.settle_2px, self.last_drawn) if i is not None}))
 
 
 def student_answer(result: RunResult, window: CourseWindow = COURSE_WINDOW) -> StudentAnswer:
@@ -102,6 +109,8 @@ def student_answer(result: RunResult, window: CourseWindow = COURSE_WINDOW) -> S
         settle_pixel=settle_pixel, settle_2px=settle_2px, last_drawn=drawn[-1], at_settle=at,
         b_at_settle=float(t.b[settle_pixel]) if settle_pixel is not None else None,
         b_final=float(t.b[-1]), lowest_loss=float(min(t.loss)),
+        excess_at_settle=float(t.loss[settle_2px]) - a.loss_floor if settle_2px is not None else None,
+        excess_at_end=float(t.loss[-1]) - a.loss_floor,
     )
 
 
