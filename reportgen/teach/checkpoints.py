@@ -72,7 +72,9 @@ def checkpoints(config: Config, results: Sequence[RunResult], student: StudentAn
 def _options(tr: Translations, *choices: tuple[str, str, bool, str]) -> tuple[Option, ...]:
     """Options from (key, text, correct, why); the feedback opens with the verdict."""
     right, wrong = tr.gettext("Right."), tr.gettext("Not this one.")
-    return tuple(Option(key, text, correct, f"{right if correct else wrong} {why}") for key, text, correct, why in choices)
+    said = tr.gettext("%(verdict)s %(why)s")  # a space between the sentences in English, none in Chinese
+    return tuple(Option(key, text, correct, said % {"verdict": right if correct else wrong, "why": why})
+                 for key, text, correct, why in choices)
 
 
 # --------------------------------------------------------------------------- the student's run
