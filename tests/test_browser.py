@@ -425,6 +425,42 @@ def test_the_explorer_works_without_javascript(browser, site):
     context.close()
 
 
+def test_a_checkpoint_reveals_only_after_a_choice_without_javascript(browser, site):
+    context, page, problems, _ = open_page(browser, (site / "index.html").as_uri(), ("file://", "data:"),
+                                           width=375, javascript=False)
+    names = page.eval_on_selector_all("[data-checkpoint]", "els => els.map(e => e.dataset.checkpoint)")
+    assert len(names) >= 6  # predict before each sweep, the 0.1 question and the graphs
+    for name in names:
+        checkpoint = page.locator(f'[data-checkpoint="{name}"]')
+        assert not checkpoint.locator(".reveal").is_visible(), name  # nothing told before a guess
+        assert all(not f.is_visible() for f in checkpoint.locator(".feedback").all()), name
+    # A wrong guess: its own feedback, in red, and the reveal; the other options' feedback stays hidden.
+    between = page.locator('[data-checkpoint="threshold-between"]')
+    between.locator('label[for="cp-threshold-between-halfway"]').click()
+    shown = [f.inner_text() for f in between.locator(".feedback").all() if f.is_visible()]
+    assert len(shown) == 1 and shown[0].startswith("Not this one.") and "iteration 150" in shown[0]
+    assert between.locator(".reveal").is_visible() and "0.7" in between.locator(".reveal").inner_text()
+    # Keyboard: the options are radio buttons; the arrow keys move the choice and its feedback.
+    page.focus("#cp-threshold-between-halfway")
+    page.keyboard.press("ArrowDown")
+    shown = [f.inner_text() for f in between.locator(".feedback").all() if f.is_visible()]
+    assert len(shown) == 1 and shown[0].startswith("Right.")
+    # The answer first: near the top, its figures revealed by any choice.
+    top = page.locator("section.answer-first")
+    assert top.bounding_box()["y"] < page.locator("#model").bounding_box()["y"]
+    assert not top.locator("figure img").first.is_visible()
+    top.locator('label[for="cp-will-it-stop-never"]').click()
+    assert top.locator("figure img").first.is_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    top.screenshot(path=str(SHOTS / "answer-first-375.png"))
+    # On paper the key holds every answer, and no feedback prints.
+    page.emulate_media(media="print")
+    assert page.locator("#answer-key").is_visible() and page.locator("#answer-key li").count() == len(names)
+    assert not between.locator(".reveal").is_visible()
+    assert problems == []
+    context.close()
+
+
 NO_CJK_FONTS = """<?xml version="1.0"?>
 <!DOCTYPE fontconfig SYSTEM "fonts.dtd">
 <fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>{cache}</cachedir></fontconfig>
@@ -536,6 +572,8 @@ def test_axe_finds_no_serious_or_critical_violation(browser, both, lang, width):
     context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = context.new_page()
     page.goto((both / lang / "index.html").as_uri(), wait_until="load")
+    for checkpoint in page.locator("[data-checkpoint]").all():  # audit the reveals and the feedback too
+        checkpoint.locator("label").first.click()
     results = axe.Axe().run(page)
     serious = [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
                for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
