@@ -79,3 +79,24 @@ def test_the_students_question_is_answered_from_the_run(results, default_config)
     assert q.reachable_noise == pytest.approx(math.sqrt(0.1 / q.loss_floor))
     assert (q.w_star, q.b_star) == pytest.approx((2.071, 4.803), abs=1e-3)
     assert q.b_at_settle < q.b_final
+
+
+def test_the_slope_changes_the_count_through_the_slow_error_not_the_distance(results):
+    (trend,) = sweep_findings("slope", [results[f"slope__slope-{s}"] for s in (1, 2, 3, 5)]).trends
+    assert trend.same_start  # seed 10 draws w = 2.284 whatever the slope
+    assert [round(e.distance, 3) for e in trend.errors] == [4.954, 4.808, 4.867, 5.553]  # as the review measured
+    assert not trend.follows_distance  # so the page must not say a further minimum takes longer
+    assert trend.follows_slow_error
+    slow = trend.errors[0].slow_direction
+    assert slow == pytest.approx((-0.16, 0.99), abs=0.01)
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    assert not any("minimum further from the start" in p.read_text() for p in templates.glob("*.html"))
+
+
+def test_near_the_bound_each_run_says_which_mode_sets_its_count(results):
+    grid = [r for r in results.values() if r.spec.sweep == "slope-lr"]
+    near = {t.fixed: t for t in slope_trends(grid)}["lr = 0.057"]
+    assert near.labels_where(Mode.FAST) == ("slope = 3", "slope = 5")
+    assert near.labels_where(Mode.BOTH) == ("slope = 1", "slope = 2")  # not "the fast mode" for every slope

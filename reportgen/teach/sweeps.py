@@ -73,6 +73,29 @@ class Direction(StrEnum):
 
 
 @dataclass(frozen=True)
+class StartError:
+    """Where a run starts against where its minimum is, and that error split along the Hessian's eigen-directions."""
+
+    label: str
+    start: tuple[float, float]  # (w0, b0)
+    minimum: tuple[float, float]  # (w*, b*)
+    distance: float
+    along_slow: float  # the error's component along the slow eigen-direction (signed)
+    along_fast: float
+    slow_direction: tuple[float, float]  # the slow eigenvector (w, b), its sign chosen so that b's part is positive
+
+
+def start_error(r: RunResult) -> StartError:
+    a = r.analysis
+    (v00, v01), (v10, v11) = a.eigenvectors  # columns: slow (v00, v10), fast (v01, v11)
+    sign_slow, sign_fast = (1 if v10 >= 0 else -1), (1 if v01 >= 0 else -1)
+    slow, fast = (sign_slow * v00, sign_slow * v10), (sign_fast * v01, sign_fast * v11)
+    e = (r.data.w0 - a.w_star, 0.0 - a.b_star)
+    return StartError(run_label(r.spec.varied), (r.data.w0, 0.0), (a.w_star, a.b_star), math.hypot(*e),
+                      slow[0] * e[0] + slow[1] * e[1], fast[0] * e[0] + fast[1] * e[1], slow)
+
+
+@dataclass(frozen=True)
 class Trend:
     """How the stop counts move as one parameter grows, the others fixed."""
 
@@ -85,6 +108,39 @@ class Trend:
     factor_fast: float  # 1 - lr lambda_max of the group (the slope changes neither lr nor x)
     excess_slow: tuple[float, ...]  # the starting loss each mode carries, run by run
     excess_fast: tuple[float, ...]
+    errors: tuple[StartError, ...] = ()  # each run's start against its minimum
+
+    @property
+    def same_start(self) -> bool:
+        """True when every run starts from the same (w, b): the seed draws the same w whatever the slope."""
+        return len({e.start for e in self.errors}) == 1
+
+    @property
+    def follows_distance(self) -> bool:
+        """True when the counts fall exactly as the distance from the start to the minimum does."""
+        return _same_order([e.distance for e in self.errors], self.counts)
+
+    @property
+    def follows_slow_error(self) -> bool:
+        """True when the counts fall exactly as the error along the slow direction (its size) does."""
+        return _same_order([abs(e.along_slow) for e in self.errors], self.counts)
+
+    @property
+    def minima(self) -> tuple[str, ...]:
+        """Each run's minimum with its value, "(1.071, 4.803) at slope = 1"."""
+        return tuple(f"({num(e.minimum[0])}, {num(e.minimum[1])}) ({e.label})" for e in self.errors)
+
+    @property
+    def distances(self) -> tuple[str, ...]:
+        return tuple(f"{num(e.distance)} ({e.label})" for e in self.errors)
+
+    @property
+    def slow_errors(self) -> tuple[str, ...]:
+        return tuple(f"{num(abs(e.along_slow))} ({e.label})" for e in self.errors)
+
+    def labels_where(self, mode: Mode) -> tuple[str, ...]:
+        """The runs whose count ``mode`` sets (Mode.BOTH: neither mode alone)."""
+        return tuple(label for label, d in zip(self.labels, self.decides) if d == mode)
 
     @property
     def falls(self) -> bool:
@@ -136,8 +192,15 @@ def slope_trends(results: Sequence[RunResult]) -> list[Trend]:
         modes = [modes_of(r) for r in runs]
         trends.append(Trend("slope", run_label(dict(others)), tuple(run_label({"slope": r.spec.params.slope}) for r in runs),
                             counts, direction, tuple(m.decides for m in modes), modes[0].factor_fast,
-                            tuple(m.excess_slow for m in modes), tuple(m.excess_fast for m in modes)))
+                            tuple(m.excess_slow for m in modes), tuple(m.excess_fast for m in modes),
+                            tuple(start_error(r) for r in runs)))
     return trends
+
+
+def _same_order(keys: Sequence[float], counts: Sequence[int]) -> bool:
+    """True when sorting the runs by ``keys`` sorts their counts too (ties in neither)."""
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+    return len(set(keys)) == len(keys) and all(counts[i] < counts[j] for i, j in zip(order, order[1:]))
 
 
 @dataclass(frozen=True)
