@@ -166,7 +166,7 @@ def test_a_sweep_too_large_for_an_explorer_keeps_its_heatmap_image(tmp_path):
     report = build(BuildOptions(config_path=tmp_path / "big.toml", out=tmp_path / "site", jobs=1))
     assert len(report.results) == 420 > EXPLORER_LIMIT
     html = (tmp_path / "site" / "index.html").read_text()
-    assert 'class="explorer"' not in html and 'type="radio"' not in html
+    assert 'class="explorer"' not in html and "data-pick" not in html  # radio buttons are checkpoints' only
     assert '<img src="figures/heatmap-big.svg"' in html and 'class="cell"' not in html
     svg = (tmp_path / "site" / "figures" / "heatmap-big.svg").read_text()
     assert "<a " not in svg and 'url(#h' in svg  # no links, and the statuses are hatched

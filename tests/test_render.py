@@ -281,3 +281,34 @@ def test_interrupted_or_damaged_entries_are_never_reused(tiny, tmp_path):
     assert (root / "site" / runs["slope__slope-5"]["media"]["gif"]).read_bytes() == good
     with_no_cache = build(BuildOptions(config_path=options.config_path, out=options.out, jobs=1, use_cache=False))
     assert with_no_cache.rendered == len(runs) and with_no_cache.trained
+
+
+def test_every_ending_and_every_axis_says_what_is_true(drawn):
+    """Labels that once lied: no end label for a used-up budget, fractional iteration ticks, an unlabelled stop contour."""
+    budget = drawn("threshold__threshold-0.1")
+    job = budget.job
+    budget.draw(len(job.loss) - 1)
+    assert budget.end_note.get_text() == job.labels.budget % {"budget": len(job.loss)}
+    # The threshold is below the floor: no contour can be drawn, and the surface says so.
+    assert budget.ax_surface.get_title() == job.labels.no_stop_contour % {"threshold": "0.1", "floor": num(job.loss_floor)}
+    # The floor's label sits below its line, where no loss ever goes: the curve cannot cover it.
+    assert budget.floor_text.get_va() == "top"
+
+    single = drawn("threshold__threshold-10")  # one iteration: its loss axis counts whole iterations only
+    single.draw(0)
+    single.fig.canvas.draw()
+    ticks = [t for t in single.ax_loss.get_xticks() if single.ax_loss.get_xlim()[0] <= t <= single.ax_loss.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert single.ax_surface.get_title() == ""
+    stop = [a for a in single._per_run if hasattr(a, "levels") and list(a.levels) == [single.job.threshold]]
+    assert stop and stop[0].labelTexts and "10" in stop[0].labelTexts[0].get_text()  # the stop contour is labelled
+
+
+def test_the_gif_link_counts_the_gifs_frames(tiny):
+    import re
+
+    found = re.findall(r'href="media/([^"]+)\.gif">[^<]*</a> · (\d+) frames?', tiny.html)
+    assert found
+    for run_id, count in found:
+        with Image.open(tiny.site / "media" / f"{run_id}.gif") as gif:
+            assert gif.n_frames == int(count), run_id

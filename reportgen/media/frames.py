@@ -101,7 +101,8 @@ class FrameRenderer:
         self.floor_line = lx.axhline(1.0, ls=":", color=palette.FLOOR, lw=2.2)
         self.threshold_text = lx.text(0.99, 1.0, "", transform=lx.get_yaxis_transform(), ha="right", va="bottom",
                                       color=palette.THRESHOLD)
-        self.floor_text = lx.text(0.01, 1.0, "", transform=lx.get_yaxis_transform(), ha="left", va="bottom",
+        # Below its line: no loss is ever below the floor, so the curve never runs over this label.
+        self.floor_text = lx.text(0.01, 1.0, "", transform=lx.get_yaxis_transform(), ha="left", va="top",
                                   color=palette.FLOOR)
         (self.loss_line,) = lx.plot([], [], "-", color=palette.LOSS, lw=2, animated=True)
         (self.loss_dot,) = lx.plot([], [], "o", color=palette.LOSS, ms=7, animated=True)
@@ -142,6 +143,7 @@ class FrameRenderer:
 
         n = len(job.loss)
         lx.set_xlim(-0.5, max(n - 0.5, 1))
+        lx.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # iterations are whole: no tick at 0.4
         lx.set_ylim(*p.loss_range)
         # A log axis cannot show 0: such a line and its label are left out.
         for line, text, value, label in (
@@ -177,8 +179,15 @@ class FrameRenderer:
             self._per_run.append(sx.contour(gw, gb, surface, levels=list(p.contour_levels), colors=palette.CONTOUR,
                                             linewidths=1.0))
         if job.threshold > job.loss_floor:
-            self._per_run.append(sx.contour(gw, gb, surface, levels=[job.threshold], colors=palette.THRESHOLD,
-                                            linewidths=2.0, linestyles="--"))
+            stop = sx.contour(gw, gb, surface, levels=[job.threshold], colors=palette.THRESHOLD, linewidths=2.0,
+                              linestyles="--")
+            # Its label goes with it: removing the contour set removes the labels clabel gave it.
+            sx.clabel(stop, fmt={job.threshold: words.threshold % {"threshold": param(job.threshold)}}, inline=True)
+            self._per_run.append(stop)
+        # Every (w, b) has a loss above a threshold below the floor: there is no contour to draw, and the view says so.
+        sx.set_title("" if job.threshold > job.loss_floor else words.no_stop_contour % {
+            "threshold": param(job.threshold), "floor": num(job.loss_floor)}, color=palette.THRESHOLD, pad=6,
+            fontsize="small")
         (vs_w, vf_w), (vs_b, vf_b) = job.eigenvectors
         span = 4 * max(p.w_range[1] - p.w_range[0], p.b_range[1] - p.b_range[0])
         for (vw, vb), label in (((vs_w, vs_b), words.slow), ((vf_w, vf_b), words.fast)):
@@ -236,8 +245,11 @@ class FrameRenderer:
             end = words.diverged % {"t": job.diverged_at}
         elif final and job.status == Status.STOPPED:
             end = words.stopped % {"loss": num(job.loss[t]), "threshold": param(job.threshold)}
+        elif final and job.status == Status.BUDGET_EXHAUSTED:
+            end = words.budget % {"budget": len(job.loss)}
         self.end_note.set_text(end)
-        self.end_note.set_position((0.5, 0.5))
+        # A run that used its budget ends near its floor, low on the right: its note goes high, clear of the curve.
+        self.end_note.set_position((0.5, 0.78 if job.status == Status.BUDGET_EXHAUSTED else 0.5))
         for note in (self.off_note, self.left_note, self.end_note):  # an empty text would still draw its box
             note.set_visible(bool(note.get_text()))
         for axes, artists in ((self.ax_fit, (self.fit_line, self.off_note)),

@@ -84,6 +84,8 @@ class FrameLabels:
     floor: str = N_("floor %(floor)s")
     stopped: str = N_("loss %(loss)s < %(threshold)s: stop")
     diverged: str = N_("diverged at iteration %(t)s")
+    budget: str = N_("budget of %(budget)s iterations used up: no stop")
+    no_stop_contour: str = N_("no stop contour: %(threshold)s < floor %(floor)s")
     overflow: str = N_("overflow")
 
     def texts(self) -> tuple[str, ...]:

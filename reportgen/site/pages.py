@@ -14,7 +14,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from reportgen.config import layout
-from reportgen.core.formatting import num, param, power_of_ten
+from reportgen.core.formatting import fixed, num, param, power_of_ten
 from reportgen.core.i18n import translations
 from reportgen.core.languages import DEFAULT, LANGUAGES
 from reportgen.figures.listings import listing_css
@@ -70,6 +70,7 @@ def make_environment(lang: str = DEFAULT, compiled: bool = False) -> jinja2.Envi
     env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
     env.filters["num"] = num
     env.filters["param"] = param
+    env.filters["decimals"] = fixed  # four decimals, as the course's window title shows w and b
     env.filters["tensor"] = lambda values: "[" + ", ".join(param(float(v)) for v in values) + "]"
     env.filters["status"] = lambda status: tr.gettext(Status(status).label)
     env.filters["power_of_ten"] = power_of_ten

@@ -58,6 +58,7 @@ class RunView:
     captions: Captions | None  # its animation in words, in the page's language
     chart: Figure | None  # its loss curve among its sweep's
     pick: str = ""  # its explorer tokens, "0-1 1-5" (see reportgen.config.layout)
+    gif_frames: int = 0  # frames of its GIF preview (a few dozen, evenly spaced; the MP4 has every iteration)
     card: bool = False  # the page shows it as a card, #run-<id>: every run of an explorer, an animated run of a larger sweep
 
     @property
@@ -156,6 +157,7 @@ class PageView:
     versions: Mapping[str, str]
     built: str
     explorer_css: str  # the rules that make this page's explorers follow their radio buttons
+    student_settle: int | None = None  # where this report's own animation of the student's run looks finished
     checkpoints: tuple[Checkpoint, ...] = ()  # predict-then-reveal questions, in page order, each with its place
 
 
@@ -175,7 +177,7 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
             shown = media.get((lang, r.id))
             words = run_captions(r, plans[r.id], stops[r.id], tr) if shown else None
             views.append(RunView(r, run_label(r.spec.varied), stops[r.id], shown, words, figures.charts.get(r.id),
-                                 layout.picks[r.id], card=layout.has_card(r.id)))
+                                 layout.picks[r.id], gif_frames=len(plans[r.id].gif), card=layout.has_card(r.id)))
         sweeps.append(SweepView(
             sweep=sweep,
             layout=layout,
@@ -207,6 +209,7 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
         versions=versions(),
         built=build_time(),
         explorer_css=explorer_css([g for s in sweeps for g in s.groups]),
+        student_settle=stops[theory.student.run_id].settle_iteration if theory.student else None,
         checkpoints=checkpoints(config, results, theory.student, evidence, tr),
     )
 

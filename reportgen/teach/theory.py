@@ -69,6 +69,7 @@ class StudentAnswer:
     slope: float
     intercept: float
     window: CourseWindow
+    line_px: float  # how wide the window's red line is: what a line that moved less than that hides under
     settle_pixel: int | None  # drawn frames of the course's window differ by < 1 px from here on
     settle_2px: int | None  # drawn lines are within 2 px of the last drawn one from here on
     last_drawn: int
@@ -106,6 +107,7 @@ def student_answer(result: RunResult, window: CourseWindow = COURSE_WINDOW) -> S
         expected_floor=0.5 * p.noise**2 * (n - 2) / n,
         reachable_noise=p.noise * math.sqrt(p.threshold / a.loss_floor) if a.loss_floor > 0 and p.threshold > 0 else None,
         w_star=a.w_star, b_star=a.b_star, slope=p.slope, intercept=p.intercept, window=window,
+        line_px=window.line_px,
         settle_pixel=settle_pixel, settle_2px=settle_2px, last_drawn=drawn[-1], at_settle=at,
         b_at_settle=float(t.b[settle_pixel]) if settle_pixel is not None else None,
         b_final=float(t.b[-1]), lowest_loss=float(min(t.loss)),

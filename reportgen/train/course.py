@@ -33,6 +33,13 @@ class CourseWindow:
     xlim: tuple[float, float] = (1.5, 10.0)
     ylim: tuple[float, float] = (8.0, 28.0)
     every: int = 20
+    line_pt: float = 5.0  # the script's plot(..., 'r-', lw=5)
+    dpi: int = 100
+
+    @property
+    def line_px(self) -> float:
+        """How wide the script's red line is on screen: 5 points at 100 dpi, about 7 pixels."""
+        return self.line_pt * self.dpi / 72
 
     def drawn(self, iterations_run: int) -> list[int]:
         """Return the iterations the script draws: every 20th (it draws no frame for a run that ends unstopped)."""
