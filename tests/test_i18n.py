@@ -210,3 +210,19 @@ def test_unknown_lang_exits_2_with_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == "reportgen: error: --lang 'klingon': unknown language; choose one of en, zh-CN, all"
     assert not (tmp_path / "s").exists()
+
+
+def test_torch_words_keep_their_english_with_a_chinese_gloss_and_the_version_is_stated(tiny_both):
+    import re
+
+    import torch
+
+    zh = (tiny_both.site / "zh-CN" / "index.html").read_text("utf-8")
+    en = (tiny_both.site / "en" / "index.html").read_text("utf-8")
+    # What torch printed is quoted as printed: each quoted warning or error is followed by one line of Chinese.
+    quoted = re.findall(r'<pre class="captured">([^<]*(?:Error|Warning|warn)[^<]*)</pre>\s*(<p class="gloss">[^<]*)?', zh)
+    assert quoted and all(gloss and re.search(r"[\u4e00-\u9fff]", gloss) for _, gloss in quoted), quoted
+    assert 'class="gloss"' not in en  # the English page needs none
+    deprecated = "is deprecated" in en.split("Torch warned while tracing:")[1].split("</pre>")[0]
+    sentence = "warned above that it is deprecated" if deprecated else "gave no deprecation warning here"
+    assert f"built with torch {torch.__version__}, whose <code>torch.jit.trace</code> {sentence}" in en

@@ -118,6 +118,11 @@ class StaticProof:
     compile_outputs: tuple[tuple[float, ...], ...] | None  # the compiled function on trace_input, probe_input
     compile_error: str | None
 
+    @property
+    def trace_deprecated(self) -> bool:
+        """True when this torch's torch.jit.trace warned, while tracing here, that it is deprecated."""
+        return any("deprecat" in f"{category} {message}".lower() for category, message in self.trace_warnings)
+
 
 @dataclass(frozen=True)
 class GraphEvidence:
