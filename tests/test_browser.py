@@ -346,7 +346,20 @@ def test_the_pdf_has_the_stop_iterations_and_a_filmstrip_for_every_video(portabl
         reader = pypdf.PdfReader(path)
         assert len(reader.pages) == pages > 1
         text = "\n".join(page.extract_text() for page in reader.pages)
-        assert re.search(r"\b78\b", text) and re.search(r"\b316\b", text)
+        runs = json.loads((portable.out / lang / "results.json").read_text())["runs"]
+        for run in runs:  # every run's stop iteration is on paper (the explorer prints its animated runs)
+            if run["stop_iteration"] is not None and run["sweep"] != "slope-lr":
+                assert re.search(rf"\b{run['stop_iteration']}\b", text), run["id"]
+        # No link into the staging folder the build printed from: the site's files print as their names.
+        uris = [str(a.get_object().get("/A", {}).get("/URI", "")) for page in reader.pages
+                for a in (page.get("/Annots") or [])]
+        assert not [u for u in uris if "building" in u or u.startswith("file:")], uris[:5]
+        assert "building" not in text and "(results.json)" in text
+        # Each animated run's key iterations print (the printer opens their tables), and no run takes two pages
+        # of its own: the build printed 48 pages before runs flowed and their duplicate loss charts went.
+        videos = (portable.out / lang / "index.html").read_text("utf-8").count("<video")
+        if lang == "en":
+            assert text.count("Key iterations of") >= videos and pages <= 40
         html = (portable.out / lang / "index.html").read_text("utf-8")
         expected = filmstrip_sizes(html)
         assert len(expected) == html.count("<video")  # each video has its filmstrip

@@ -30,6 +30,18 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 FOOTER = (f'<div style="width:100%;font-size:8px;color:{palette.MUTED};text-align:center">'
           '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
 #: Wait until what the print layout shows is loaded and decoded: lazy images and the web font.
+#: Links to the site's own files (results.json, media, another language) would print as file:// URLs into the
+#: staging folder the build prints from, deleted right after: on paper they become their published name, as text.
+#: Links within the page (#...) and to the web stay links. Each run's table of key iterations prints open.
+PAPER_LINKS = """() => {
+    for (const a of document.querySelectorAll('a[href]')) {
+        const href = a.getAttribute('href');
+        if (href.startsWith('#') || /^[a-z][a-z0-9+.-]*:/i.test(href)) continue;
+        a.dataset.href = href;
+        a.removeAttribute('href');
+    }
+    for (const d of document.querySelectorAll('details.key-iterations')) d.open = true;
+}"""
 READY = """async () => {
     await document.fonts.ready;
     await Promise.all([...document.images].filter(i => getComputedStyle(i).display !== 'none')
@@ -88,6 +100,7 @@ def _print(printer: Printer, page: Path, pdf: Path) -> None:
             view = browser.new_page()
             view.goto(page.resolve().as_uri(), wait_until="load")
             view.emulate_media(media="print")
+            view.evaluate(PAPER_LINKS)
             view.evaluate(READY)
             view.pdf(path=str(pdf), format="A4", print_background=True, prefer_css_page_size=True,
                      display_header_footer=True, header_template="<span></span>", footer_template=FOOTER)
