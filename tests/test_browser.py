@@ -438,6 +438,19 @@ def test_the_explorer_works_without_javascript(browser, site):
     context.close()
 
 
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_first_screen_has_the_homework_and_the_start_of_its_answer(browser, site, width):
+    context, page, problems, _ = open_page(browser, (site / "index.html").as_uri(), ("file://", "data:"),
+                                           width=width, javascript=False)
+    for selector in ("h1", "#homework li:last-child", ".answer-first legend"):
+        box = page.locator(selector).first.bounding_box()
+        assert box and box["y"] + box["height"] / 2 < 900, (selector, box)  # on the first 900 px
+    # The batched implementation waits below the lesson, under "how reportgen runs it".
+    assert page.locator("#how-it-runs").bounding_box()["y"] > page.locator("#graphs").bounding_box()["y"]
+    assert problems == []
+    context.close()
+
+
 def test_a_checkpoint_reveals_only_after_a_choice_without_javascript(browser, site):
     context, page, problems, _ = open_page(browser, (site / "index.html").as_uri(), ("file://", "data:"),
                                            width=375, javascript=False)
