@@ -36,7 +36,7 @@ from reportgen.site.writer import write_site
 from reportgen.teach.evidence import GraphEvidence
 from reportgen.teach.stops import StopExplanation, explain_stop
 from reportgen.teach.theory import Theory, theory_of
-from reportgen.train.run import RunResult
+from reportgen.train.run import RunResult, course_result
 from reportgen.train.store import load_runs, store_runs
 
 log = logging.getLogger("reportgen")
@@ -79,7 +79,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         plans = frame_plans(results, config.render)  # media/plan: read by the explanations, captions and renderer
         stops = {r.id: explain_stop(r, settle_of(r, plans[r.id], config.render)) for r in results}  # teach/
         theory = theory_of(results, config.defaults)
-        evidence = graph_evidence(results, cache)
+        evidence = graph_evidence(results, config, cache)
         # The built-in config's titles are translated; a user's config is shown as written.
         translated = {lang: config.translated(translations(lang).gettext) for lang in langs}
         media, rendered = render_media(translated, results, plans, config.render.formats, cache, progress,  # media/
@@ -189,17 +189,18 @@ def train_runs(
     return results, True
 
 
-def graph_evidence(results: Sequence[RunResult], cache: Cache) -> GraphEvidence | None:
-    """Capture the computational-graph evidence from the first run's real data (cached)."""
-    if not results:
+def graph_evidence(results: Sequence[RunResult], config: Config, cache: Cache) -> GraphEvidence | None:
+    """Capture the computational-graph evidence from the course run's real data (cached); freeze its step."""
+    run = course_result(results, config.defaults)
+    if run is None:
         return None
-    first = results[0]
-    key = content_key("graphs", {"x": first.data.x.tolist(), "y": first.data.y.tolist(),
-                                 "w0": first.data.w0, "lr": first.spec.params.lr})
+    k = min(config.step_iteration, run.spec.params.max_iters - 1)
+    key = content_key("graphs", {"x": run.data.x.tolist(), "y": run.data.y.tolist(),
+                                 "w0": run.data.w0, "lr": run.spec.params.lr, "step": k})
 
     def capture() -> GraphEvidence:
         from reportgen.teach.capture import capture_graph_evidence  # imports torch
 
-        return capture_graph_evidence(first.data.x, first.data.y, first.data.w0, first.spec.params.lr)
+        return capture_graph_evidence(run.data.x, run.data.y, run.data.w0, run.spec.params.lr, k)
 
     return cache.cached_object("graphs", key, GraphEvidence, capture)

@@ -348,3 +348,33 @@ def test_torch_export_needs_torch_cond_and_compile_breaks_the_graph(ev):
     assert s.cond_outputs == (eager_on_trace, s.eager_output)  # right for both inputs
     assert s.compile_error is None and s.compile_breaks >= 1 and s.compile_graphs >= 1
     assert s.compile_outputs == (eager_on_trace, s.eager_output)
+
+
+# --------------------------------------------------------------------------- one step, tied to its graph
+
+def test_one_step_is_the_course_runs_own_and_autograd_agrees_with_finite_differences(default_runs):
+    from reportgen.teach.capture import capture_graph_evidence as capture
+
+    run = default_runs["threshold__threshold-1"]  # the course's run: [defaults] as they are
+    t = run.trajectory
+    for k in (1, 5):
+        step = capture(run.data.x, run.data.y, run.data.w0, run.spec.params.lr, k).step
+        assert step.k == k
+        assert (step.w, step.b) == pytest.approx((t.w[k], t.b[k]), rel=1e-6)  # the state iteration k used
+        assert step.after == pytest.approx((t.w[k + 1], t.b[k + 1]), rel=1e-6)  # and what course_step made of it
+        assert step.loss == pytest.approx(t.loss[k], rel=1e-6)
+        assert max(step.relative_errors) < 1e-5  # float32 autograd against float64 central differences
+        assert step.step == pytest.approx((step.after[0] - step.w, step.after[1] - step.b), rel=1e-4)
+        values = {name: (value, grad) for name, value, grad in step.tensors}
+        assert values["loss"][1] == (1.0,) and values["x"][1] is None
+        n = len(run.data.x)
+        residual = (np.array(values["y_pred"][0]) - run.data.y.ravel()[:2]) / n  # d loss / d y_pred = (ŷ − y)/n
+        assert values["y_pred"][1] == pytest.approx(tuple(residual), rel=1e-4)
+        assert values["w"][1] == pytest.approx((step.grad[0],)) and values["b"][1] == pytest.approx((step.grad[1],))
+
+
+def test_a_print_inside_the_model_runs_eagerly(ev):
+    assert ev.eager_print.startswith("inside the model: y_pred[:2] = [")
+    assert "print(" in ev.eager_print_source
+    first = float(ev.eager_print.split("[")[2].split(",")[0])
+    assert first == pytest.approx(W0 * X[0])  # w·x + b with b = 0: the real tensors' values

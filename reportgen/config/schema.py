@@ -140,6 +140,8 @@ class Config:
     description: str = option("", "Text under the title.")
     lang: str = option(languages.DEFAULT, "Language of the report: en, zh-CN, or all (one folder each); "
                                           "--lang overrides it.", language)
+    step_iteration: int = option(1, "The iteration of the course run whose gradient step the report freezes and ties "
+                                    "to its autograd graph (0 is the first).", between(0, 1_000_000))
     defaults: Params = field(default_factory=Params)
     sweeps: tuple[Sweep, ...] = ()
     render: RenderSettings = field(default_factory=RenderSettings)

@@ -22,7 +22,7 @@ from reportgen.figures.svg import CellLink, inline_svg
 from reportgen.infra.cache import Cache, content_key
 from reportgen.teach.evidence import Graph, GraphEvidence
 from reportgen.teach.theory import StudentAnswer
-from reportgen.train.run import RunResult, Status
+from reportgen.train.run import RunResult, Status, course_result
 
 #: The words of the figures, translated per language (the plots' own words are in plots.py).
 AUTOGRAD_TITLE = N_("PyTorch autograd graph of the course loss")
@@ -74,10 +74,11 @@ class Figures:
     charts: Mapping[str, Figure]  # by run id: the run's loss curve among its sweep's, for the runs with a card
     window: Figure | None = None  # the answer first: the course's window recreated, for the student's run
     excess: Figure | None = None  # and its loss above the floor, log scale
+    step: Figure | None = None  # one gradient step of the course run on its loss surface
 
     def all(self) -> list[Figure]:
         """Return every figure to write as a file."""
-        graphs = [f for f in (self.autograd, self.forward, self.window, self.excess) if f is not None]
+        graphs = [f for f in (self.autograd, self.forward, self.window, self.excess, self.step) if f is not None]
         figures = [*self.overlays.values(), *self.heatmaps.values(), *graphs, *self.charts.values()]
         return [g for f in figures if not f.inline for g in (f, f.narrow) if g is not None]
 
@@ -124,7 +125,13 @@ def draw_figures(config: Config, results: Sequence[RunResult], layouts: Mapping[
         payload = [lang, run.spec.params.to_dict(), repr(student)]
         window = _cached(cache, "answer-window.svg", payload, lambda: _answer().window_svg(run, student, tr))
         excess = _cached(cache, "answer-excess.svg", payload, lambda: _answer().excess_svg(run, student, tr))
-    return Figures(overlays, heatmaps, autograd, forward, charts, window, excess)
+    step = None
+    course = course_result(results, config.defaults)
+    if evidence is not None and evidence.step is not None and course is not None:
+        proof = evidence.step
+        step = _cached(cache, "step.svg", [lang, course.spec.params.to_dict(), repr(proof)],
+                       lambda: _step().step_svg(course, proof, tr))
+    return Figures(overlays, heatmaps, autograd, forward, charts, window, excess, step)
 
 
 def cell_links(runs: Sequence[RunResult], layout: SweepLayout, tr: Translations) -> list[CellLink]:
@@ -154,6 +161,13 @@ def _cached_twice(cache: Cache, stem: str, payload: object, draw: Callable[[bool
     """Return the figure ``<stem>.svg`` with its drawing for a phone, ``<stem>.narrow.svg``; ``draw(narrow)``."""
     narrow = _cached(cache, f"{stem}.narrow.svg", payload, lambda: draw(True))
     return replace(_cached(cache, f"{stem}.svg", payload, lambda: draw(False)), narrow=narrow)
+
+
+def _step():
+    """Import the step's figure (and matplotlib) only when it must really be drawn."""
+    from reportgen.figures import step
+
+    return step
 
 
 def _answer():

@@ -21,6 +21,7 @@ from reportgen.teach.evidence import (
     GraphEvidence,
     GraphNode,
     RetainGradProof,
+    StepProof,
     TensorFacts,
     clean,
     first_line,
@@ -33,15 +34,15 @@ if TYPE_CHECKING:  # torch is imported lazily: only a build that trains pays for
     import torch
 
 
-def capture_graph_evidence(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -> GraphEvidence:
-    """Build the course's loss on one run's data and record what torch does with it."""
+def capture_graph_evidence(x: np.ndarray, y: np.ndarray, w0: float, lr: float, step: int = 1) -> GraphEvidence:
+    """Build the course's loss on one run's data and record what torch does with it; freeze iteration ``step``."""
     import torch
 
     with torch.enable_grad():  # the caller may be inside no_grad; the evidence needs a graph
-        return _capture(x, y, w0, lr)
+        return _capture(x, y, w0, lr, step)
 
 
-def _capture(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -> GraphEvidence:
+def _capture(x: np.ndarray, y: np.ndarray, w0: float, lr: float, step: int) -> GraphEvidence:
     """Capture every piece of evidence, grad mode on."""
     import torch
 
@@ -84,7 +85,60 @@ def _capture(x: np.ndarray, y: np.ndarray, w0: float, lr: float) -> GraphEvidenc
         accumulation=_accumulation_proof(xt, yt, w0, lr),
         dynamic=_dynamic_proof(xt, yt, w0, lr),
         static=static,
+        step=_step_proof(xt, yt, w0, lr, step),
+        eager_print=_printed(forward_printing, xt, *initial_parameters(w0)),
+        eager_print_source=source_of(forward_printing),
     )
+
+
+def forward_printing(x, w, b):
+    y_pred = w * x + b
+    print("inside the model: y_pred[:2] =", y_pred[:2].flatten().tolist())
+    return y_pred
+
+
+def _printed(function: Any, *args: Any) -> str:
+    """What ``function`` printed, run eagerly with real tensors."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        function(*args)
+    return out.getvalue().strip()
+
+
+def _step_proof(x: torch.Tensor, y: torch.Tensor, w0: float, lr: float, k: int) -> StepProof:
+    """Run the course loop to iteration k, then record that iteration's forward values, gradients and step."""
+    w, b = initial_parameters(w0)
+    for _ in range(k):
+        _, _, loss = course_forward(x, y, w, b)
+        loss.backward()
+        course_step(w, b, lr)
+    at = (float(w.item()), float(b.item()))
+    wx, y_pred, loss = course_forward(x, y, w, b)
+    for t in (wx, y_pred, loss):
+        t.retain_grad()
+    loss.backward()
+    head = lambda t: tuple(float(v) for v in t.detach().ravel()[:2])  # noqa: E731
+    tensors = (("x", head(x), None), ("w", head(w), head(w.grad)), ("b", head(b), head(b.grad)),
+               ("wx", head(wx), head(wx.grad)), ("y_pred", head(y_pred), head(y_pred.grad)),
+               ("loss", head(loss), head(loss.grad)))
+    grad = (float(w.grad.item()), float(b.grad.item()))
+    course_step(w, b, lr)
+    return StepProof(k, lr, at[0], at[1], float(loss.item()), tensors, grad,
+                     finite_difference(x.numpy(), y.numpy(), *at), (float(w.item()), float(b.item())))
+
+
+def finite_difference(x: np.ndarray, y: np.ndarray, w: float, b: float) -> tuple[float, float]:
+    """(dL/dw, dL/db) of the course's loss by central differences, in float64."""
+    x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+
+    def loss(w_: float, b_: float) -> float:
+        return float(np.mean(0.5 * (y - (w_ * x + b_)) ** 2))
+
+    hw, hb = 1e-6 * max(1.0, abs(w)), 1e-6 * max(1.0, abs(b))
+    return ((loss(w + hw, b) - loss(w - hw, b)) / (2 * hw), (loss(w, b + hb) - loss(w, b - hb)) / (2 * hb))
 
 
 # Shown to students verbatim (inspect.getsource), hence no docstrings.

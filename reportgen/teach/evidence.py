@@ -125,6 +125,32 @@ class StaticProof:
 
 
 @dataclass(frozen=True)
+class StepProof:
+    """Iteration k of the course run, frozen: its forward values, the gradients autograd sent back, and the step."""
+
+    k: int
+    lr: float
+    w: float  # w_k, b_k: the values the forward pass of iteration k used
+    b: float
+    loss: float
+    tensors: tuple[tuple[str, tuple[float, ...], tuple[float, ...] | None], ...]  # (name, value, d loss / d it): the
+    # first two entries of each, the names of the data-flow graph; None where autograd computes no gradient (x)
+    grad: tuple[float, float]  # (dL/dw, dL/db) from backward(), float32
+    finite_difference: tuple[float, float]  # the same by central differences of the loss in float64
+    after: tuple[float, float]  # (w_k+1, b_k+1): after course_step, the values iteration k+1 uses
+
+    @property
+    def step(self) -> tuple[float, float]:
+        """−lr·∇L: what course_step subtracts, as a move on the loss surface."""
+        return (-self.lr * self.grad[0], -self.lr * self.grad[1])
+
+    @property
+    def relative_errors(self) -> tuple[float, float]:
+        """|autograd − finite difference| / |finite difference|, for w and b."""
+        return tuple(abs(g - f) / max(abs(f), 1e-300) for g, f in zip(self.grad, self.finite_difference))
+
+
+@dataclass(frozen=True)
 class GraphEvidence:
     """Everything the report shows for tasks 2 and 3, captured from one run."""
 
@@ -136,6 +162,9 @@ class GraphEvidence:
     accumulation: AccumulationProof
     dynamic: DynamicProof
     static: StaticProof
+    step: StepProof | None = None  # one iteration of the course run tied to its graph
+    eager_print: str = ""  # what a print() inside the model printed, run eagerly: debugging works as in Python
+    eager_print_source: str = ""
 
 
 def source_of(function: Any) -> str:

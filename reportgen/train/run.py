@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Sequence
 
 import numpy as np
 
 from reportgen.config.grid import RunSpec
+from reportgen.config.schema import Params
 from reportgen.core.i18n import N_
 
 
@@ -126,3 +128,9 @@ class RunResult:
     @property
     def id(self) -> str:
         return self.spec.id
+
+
+def course_result(results: Sequence[RunResult], course: Params) -> RunResult | None:
+    """The course's own run: the one trained with the config's ``[defaults]`` values, else the first (None: no run)."""
+    values = course.to_dict()
+    return next((r for r in results if r.spec.params.to_dict() == values), results[0] if results else None)
