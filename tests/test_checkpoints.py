@@ -222,3 +222,12 @@ def test_the_answer_first_section_is_near_the_top_with_its_figures(tiny_both):
     parser.feed(html)
     key = html[html.index('id="answer-key"'):]
     assert key.count("<li>") == len(parser.found) >= 4  # every checkpoint's answer, for print
+
+
+def test_terms_are_defined_before_the_sections_use_them(tiny_both):
+    html = (tiny_both.site / "en" / "index.html").read_text("utf-8")
+    words = html.index('id="words"')
+    model = html.index('id="model"')  # the title, the homework and the answer first come before it
+    for term in ("slow mode", "fast mode", "stability bound", "knee"):
+        assert html.index(term, model) > words, term  # past the model section, its first use follows the words
+    assert words < html.index('id="sweep-')

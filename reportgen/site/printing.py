@@ -40,7 +40,7 @@ PAPER_LINKS = """() => {
         a.dataset.href = href;
         a.removeAttribute('href');
     }
-    for (const d of document.querySelectorAll('details.key-iterations')) d.open = true;
+    for (const d of document.querySelectorAll('details.key-iterations, details.words')) d.open = true;
 }"""
 READY = """async () => {
     await document.fonts.ready;
