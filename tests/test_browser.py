@@ -353,8 +353,8 @@ def test_the_pdf_has_the_stop_iterations_and_a_filmstrip_for_every_video(portabl
         # No link into the staging folder the build printed from: the site's files print as their names.
         uris = [str(a.get_object().get("/A", {}).get("/URI", "")) for page in reader.pages
                 for a in (page.get("/Annots") or [])]
-        assert not [u for u in uris if "building" in u or u.startswith("file:")], uris[:5]
-        assert "building" not in text and "(results.json)" in text
+        assert not [u for u in uris if ".building-" in u or u.startswith("file:")], uris[:5]
+        assert ".building-" not in text and "(results.json)" in text
         # Each animated run's key iterations print (the printer opens their tables), and no run takes two pages
         # of its own: the build printed 48 pages before runs flowed and their duplicate loss charts went.
         videos = (portable.out / lang / "index.html").read_text("utf-8").count("<video")

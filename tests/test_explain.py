@@ -100,3 +100,17 @@ def test_near_the_bound_each_run_says_which_mode_sets_its_count(results):
     near = {t.fixed: t for t in slope_trends(grid)}["lr = 0.057"]
     assert near.labels_where(Mode.FAST) == ("slope = 3", "slope = 5")
     assert near.labels_where(Mode.BOTH) == ("slope = 1", "slope = 2")  # not "the fast mode" for every slope
+
+
+def test_the_start_error_splits_into_its_slow_and_fast_parts_at_a_right_angle(results):
+    import math
+
+    (trend,) = sweep_findings("slope", [results[f"slope__slope-{s}"] for s in (1, 2, 3, 5)]).trends
+    for e in trend.errors:
+        sw, sb = e.slow_direction
+        foot = (e.minimum[0] + e.along_slow * sw, e.minimum[1] + e.along_slow * sb)  # as the figure draws it
+        slow_leg = (foot[0] - e.minimum[0], foot[1] - e.minimum[1])
+        fast_leg = (e.start[0] - foot[0], e.start[1] - foot[1])
+        assert slow_leg[0] * fast_leg[0] + slow_leg[1] * fast_leg[1] == pytest.approx(0, abs=1e-9)
+        assert math.hypot(*fast_leg) == pytest.approx(abs(e.along_fast), rel=1e-9)
+        assert math.hypot(*slow_leg) ** 2 + math.hypot(*fast_leg) ** 2 == pytest.approx(e.distance ** 2, rel=1e-9)

@@ -9,7 +9,7 @@ reads the SVG text back and never imports matplotlib.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
 from reportgen.config.layout import SweepLayout, anchor
@@ -21,6 +21,7 @@ from reportgen.figures.loss_chart import NARROW_WIDTH, WIDTH, loss_chart_svg
 from reportgen.figures.svg import CellLink, inline_svg
 from reportgen.infra.cache import Cache, content_key
 from reportgen.teach.evidence import Graph, GraphEvidence
+from reportgen.teach.sweeps import slope_trends
 from reportgen.teach.theory import StudentAnswer
 from reportgen.train.run import RunResult, Status, course_result
 
@@ -75,10 +76,12 @@ class Figures:
     window: Figure | None = None  # the answer first: the course's window recreated, for the student's run
     excess: Figure | None = None  # and its loss above the floor, log scale
     step: Figure | None = None  # one gradient step of the course run on its loss surface
+    slopes: Mapping[str, Figure] = field(default_factory=dict)  # by sweep: each slope's start error, split in two
 
     def all(self) -> list[Figure]:
         """Return every figure to write as a file."""
-        graphs = [f for f in (self.autograd, self.forward, self.window, self.excess, self.step) if f is not None]
+        graphs = [f for f in (self.autograd, self.forward, self.window, self.excess, self.step, *self.slopes.values())
+                  if f is not None]
         figures = [*self.overlays.values(), *self.heatmaps.values(), *graphs, *self.charts.values()]
         return [g for f in figures if not f.inline for g in (f, f.narrow) if g is not None]
 
@@ -131,7 +134,13 @@ def draw_figures(config: Config, results: Sequence[RunResult], layouts: Mapping[
         proof = evidence.step
         step = _cached(cache, "step.svg", [lang, course.spec.params.to_dict(), repr(proof)],
                        lambda: _step().step_svg(course, proof, tr))
-    return Figures(overlays, heatmaps, autograd, forward, charts, window, excess, step)
+    slopes = {}
+    for sweep in config.sweeps:
+        for trend in slope_trends([r for r in results if r.spec.sweep == sweep.name]):
+            if not trend.fixed and trend.errors and trend.same_start:
+                slopes[sweep.name] = _cached(cache, f"slopes-{sweep.name}.svg", [lang, repr(trend)],
+                                             lambda: _slopes().slope_errors_svg(trend, tr))
+    return Figures(overlays, heatmaps, autograd, forward, charts, window, excess, step, slopes)
 
 
 def cell_links(runs: Sequence[RunResult], layout: SweepLayout, tr: Translations) -> list[CellLink]:
@@ -161,6 +170,13 @@ def _cached_twice(cache: Cache, stem: str, payload: object, draw: Callable[[bool
     """Return the figure ``<stem>.svg`` with its drawing for a phone, ``<stem>.narrow.svg``; ``draw(narrow)``."""
     narrow = _cached(cache, f"{stem}.narrow.svg", payload, lambda: draw(True))
     return replace(_cached(cache, f"{stem}.svg", payload, lambda: draw(False)), narrow=narrow)
+
+
+def _slopes():
+    """Import the slopes' figure (and matplotlib) only when it must really be drawn."""
+    from reportgen.figures import slopes
+
+    return slopes
 
 
 def _step():
