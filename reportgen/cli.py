@@ -1,4 +1,4 @@
-"""The ``reportgen`` command line: build, serve, clean, init."""
+"""The ``reportgen`` command line: build, serve, clean, init; and for teachers, class and grade."""
 
 from __future__ import annotations
 
@@ -99,6 +99,10 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="write a commented copy of the default config", description="Write a commented copy of the built-in config to edit.")
     p.add_argument("path", nargs="?", type=Path, default=Path("reportgen.toml"), help="where to write it (default: reportgen.toml)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    from reportgen.classroom.commands import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -206,7 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = make_parser().parse_args(argv)
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
-    command = {"build": cmd_build, "serve": cmd_serve, "init": cmd_init, "clean": cmd_clean}[args.command]
+    from reportgen.classroom.commands import cmd_class, cmd_grade
+
+    command = {"build": cmd_build, "serve": cmd_serve, "init": cmd_init, "clean": cmd_clean, "class": cmd_class,
+               "grade": cmd_grade}[args.command]
     try:
         with stop_on_signals():
             return command(args)

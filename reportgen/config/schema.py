@@ -15,6 +15,8 @@ from typing import Any, Callable
 from reportgen.core import languages
 
 ANIMATE_MODES = ("auto", "all", "none", "corners")
+#: What a published file shows in place of the class secret.
+REDACTED = "(set, not shown)"
 #: Without an ``animate`` key, a sweep of at most this many runs is animated whole, a larger one by its corners.
 ANIMATE_LIMIT = 12
 
@@ -118,6 +120,26 @@ class CacheSettings:
                                "in MB (never the ones the build just used).", between(1, 10**9))
 
 
+def value_range(v: tuple) -> str | None:
+    """A [low, high] pair of finite numbers, or nothing (the default's value for every student)."""
+    if len(v) == 0:
+        return None
+    if len(v) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v):
+        return "must be [low, high], two finite numbers"
+    return None if v[0] <= v[1] else "must be [low, high] with low <= high"
+
+
+@dataclass(frozen=True)
+class ClassroomSettings:
+    """``reportgen class``: one variant of the homework per student, derived from the id under a class secret."""
+
+    secret: str = option("", "The class secret that derives each student's variant (HMAC-SHA256 of the id); never "
+                             "published. Or set REPORTGEN_CLASS_SECRET.")
+    slope: tuple[float, ...] = option((), "[low, high]: each student's true slope, drawn in this range (2 decimals); "
+                                          "[] keeps [defaults] slope.", value_range)
+    intercept: tuple[float, ...] = option((), "[low, high]: each student's true intercept, likewise.", value_range)
+
+
 @dataclass(frozen=True)
 class Sweep:
     """A named grid (one ``[[sweep]]`` table): the Cartesian product of the values in ``vary``."""
@@ -147,6 +169,7 @@ class Config:
     render: RenderSettings = field(default_factory=RenderSettings)
     limits: Limits = field(default_factory=Limits)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    classroom: ClassroomSettings = field(default_factory=ClassroomSettings)
     builtin: bool = False  # the built-in config (its texts are the project's own, so they are translated)
     source: str = "built-in config"  # where it was read from, for messages
     text: str = field(default="", repr=False, compare=False)
@@ -156,6 +179,8 @@ class Config:
         out = {f.name: getattr(self, f.name) for f in options_of(Config)}
         for name in SECTIONS:
             out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(getattr(self, name)).items()}
+        if self.classroom.secret:  # a published file never holds it
+            out["classroom"]["secret"] = REDACTED
         out["sweeps"] = [{k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(s).items()}
                          | {"vary": {k: list(v) for k, v in s.vary.items()}} for s in self.sweeps]
         return out
@@ -178,6 +203,7 @@ def options_of(cls: type) -> tuple[dataclasses.Field, ...]:
 
 
 #: The tables of a config file and the dataclass each is read into.
-SECTIONS: dict[str, type] = {"defaults": Params, "render": RenderSettings, "limits": Limits, "cache": CacheSettings}
+SECTIONS: dict[str, type] = {"defaults": Params, "render": RenderSettings, "limits": Limits, "cache": CacheSettings,
+                             "classroom": ClassroomSettings}
 #: The training parameters: what ``[defaults]`` sets and a sweep may vary.
 PARAM_NAMES = tuple(f.name for f in options_of(Params))

@@ -7,6 +7,8 @@ in that language, its explanation and the figures.
 
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import importlib.metadata
 import os
@@ -17,7 +19,7 @@ from typing import Mapping, Sequence
 from markupsafe import Markup
 
 from reportgen.config.layout import SweepLayout, anchor
-from reportgen.config.schema import Config, Params, Sweep
+from reportgen.config.schema import REDACTED, Config, Params, Sweep
 from reportgen.core.formatting import run_label
 from reportgen.core.i18n import translations
 from reportgen.core.languages import LANGUAGES
@@ -203,7 +205,7 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
         figures=figures,
         course_html=code_listing("\n\n\n".join(source_of(f) for f in course.LISTING), "python", cache),
         loop_html=code_listing(source_of(train_grid), "python", cache),
-        config_html=code_listing(config.text, "toml", cache),
+        config_html=code_listing(redacted(config.text), "toml", cache),
         command=command,
         config_name=config_name,
         versions=versions(),
@@ -212,6 +214,11 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
         student_settle=stops[theory.student.run_id].settle_iteration if theory.student else None,
         checkpoints=checkpoints(config, results, theory.student, evidence, tr),
     )
+
+
+def redacted(text: str) -> str:
+    """The config as the page lists it: a class secret's line shows that one is set, never its value."""
+    return re.sub(r'(?m)^(\s*secret\s*=\s*).*$', lambda m: f'{m.group(1)}"{REDACTED}"', text)
 
 
 def build_time() -> str:
