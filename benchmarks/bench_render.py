@@ -86,7 +86,13 @@ def render_usual(job, plan, out: Path) -> int:
     import numpy as np
     from matplotlib.animation import FFMpegWriter, FuncAnimation
 
-    from reportgen.media.plan import FIGSIZE, FIT_PANEL, FONT_PT, LOSS_PANEL, SURFACE_PANEL
+    from reportgen.media.plan import (
+        FIGSIZE,
+        FIT_PANEL,
+        FONT_PT,
+        LOSS_PANEL,
+        SURFACE_PANEL,
+    )
 
     matplotlib.rcParams["animation.ffmpeg_path"] = imageio_ffmpeg.get_ffmpeg_exe()
     matplotlib.rcParams["font.size"] = FONT_PT

@@ -22,7 +22,13 @@ from reportgen.figures.draw import draw_figures
 from reportgen.infra import output, stamp
 from reportgen.infra.cache import Cache, content_key
 from reportgen.infra.errors import disk_errors
-from reportgen.infra.options import BuildOptions, cache_dir, portable, protected_paths, rebuild_command
+from reportgen.infra.options import (
+    BuildOptions,
+    cache_dir,
+    portable,
+    protected_paths,
+    rebuild_command,
+)
 from reportgen.infra.progress import Progress
 from reportgen.media.plan import FramePlan, frame_plans, settle_of
 from reportgen.media.render import render_media

@@ -16,7 +16,13 @@ from reportgen.config.schema import Limits, limit_flag, options_of
 from reportgen.core.formatting import MB, megabytes
 from reportgen.infra import output, stamp
 from reportgen.infra.cache import Cache
-from reportgen.infra.errors import BuildInterrupted, ConfigError, ReportgenError, disk_errors, stop_on_signals
+from reportgen.infra.errors import (
+    BuildInterrupted,
+    ConfigError,
+    ReportgenError,
+    disk_errors,
+    stop_on_signals,
+)
 from reportgen.infra.options import DEFAULT_MAX_MB, DEFAULT_OUT, BuildOptions, cache_dir
 from reportgen.infra.progress import Progress
 

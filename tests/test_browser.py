@@ -594,7 +594,9 @@ def test_every_caption_track_parses_and_names_how_its_run_ends(browser, site):
 @pytest.mark.parametrize("lang, width", [("en", 1280), ("en", 375), ("zh-CN", 1280)])
 def test_axe_finds_no_serious_or_critical_violation(browser, both, lang, width):
     """axe-core needs JavaScript: it runs in a context of its own that lets Playwright inject it."""
-    from axe_playwright_python import sync_playwright as axe  # the test extra installs it: never skipped
+    from axe_playwright_python import (
+        sync_playwright as axe,  # the test extra installs it: never skipped
+    )
     context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = context.new_page()
     page.goto((both / lang / "index.html").as_uri(), wait_until="load")

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from reportgen.classroom.assign import assignment_name, course_script
 from reportgen.classroom.key import run_class
 from reportgen.classroom.roster import Student, parse_roster
-from reportgen.classroom.variants import SECRET_ENV, homework_of, stable_variant, variant_of
+from reportgen.classroom.secret import SECRET_ENV
+from reportgen.classroom.variants import homework_of, stable_variant, variant_of
 from reportgen.cli import main
 from reportgen.config.load import load_config, parse_config
 from reportgen.infra.errors import ConfigError

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reportgen.config.grid import expand_grid
 from reportgen.config.load import parse_config
-from reportgen.config.schema import PARAM_NAMES, Params
+from reportgen.config.schema import PARAM_NAMES
 from reportgen.infra.errors import ConfigError
 
 MINIMAL = """

@@ -106,3 +106,16 @@ def test_unreachable_scheduler_is_a_one_line_config_error(monkeypatch):
             pass
     assert len(info.value.problems) == 1 and "\n" not in info.value.problems[0]
     assert info.value.problems[0].startswith(f"--scheduler {address}: cannot reach")
+
+
+def test_a_build_renders_through_a_running_scheduler_given_by_its_address(tmp_path):
+    """--scheduler tcp://...: a real scheduler and worker (a LocalCluster), reached by address, render the build."""
+    from distributed import LocalCluster
+
+    from reportgen.build import BuildOptions, build
+
+    (tmp_path / "c.toml").write_text(TINY.replace('vary = { lr = [0.01, 0.1] }', 'vary = { lr = [0.01] }'))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        report = build(BuildOptions(config_path=tmp_path / "c.toml", out=tmp_path / "site", jobs=1,
+                                    executor="dask", scheduler=cluster.scheduler_address))
+    assert report.rendered == 3 and len(list((tmp_path / "site" / "media").glob("*.mp4"))) == 2

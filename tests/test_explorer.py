@@ -8,7 +8,12 @@ from collections import Counter
 
 from reportgen.build import BuildOptions, build
 from reportgen.config.grid import expand_grid
-from reportgen.config.layout import EXPLORER_LIMIT, course_run, page_layout, radio_groups
+from reportgen.config.layout import (
+    EXPLORER_LIMIT,
+    course_run,
+    page_layout,
+    radio_groups,
+)
 from reportgen.config.load import load_config, parse_config
 from reportgen.config.schema import Params
 from reportgen.core.i18n import translations

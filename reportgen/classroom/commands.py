@@ -7,15 +7,19 @@ import argparse
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reportgen.classroom.roster import read_roster
-from reportgen.classroom.variants import SECRET_ENV, Homework, Variant, class_secret
+from reportgen.classroom.secret import SECRET_ENV, class_secret
 from reportgen.config.load import load_config
 from reportgen.config.schema import Config
 from reportgen.core import languages
 from reportgen.core.formatting import param
 from reportgen.infra import output
 from reportgen.infra.errors import ConfigError
+
+if TYPE_CHECKING:  # the variants need numpy and torch: imported once a command does work
+    from reportgen.classroom.variants import Homework, Variant
 
 log = logging.getLogger("reportgen")
 

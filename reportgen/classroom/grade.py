@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.classroom.key import HEAD, TAIL
-from reportgen.classroom.variants import DIVERGED, NEVER, fingerprint
+from reportgen.classroom.secret import fingerprint
+from reportgen.classroom.variants import DIVERGED, NEVER
 from reportgen.infra.errors import ConfigError
 from reportgen.infra.output import write_atomic
 

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from reportgen.classroom.roster import Student
-from reportgen.classroom.variants import Homework, Variant, answers_of, fingerprint, homework_of, specs_of, stable_variant
+from reportgen.classroom.secret import fingerprint
+from reportgen.classroom.variants import (
+    Homework,
+    Variant,
+    answers_of,
+    homework_of,
+    specs_of,
+    stable_variant,
+)
 from reportgen.config.schema import Config
 from reportgen.train.run import RunResult
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -21,27 +20,11 @@ from reportgen.config.schema import Config, Params
 from reportgen.infra.errors import ConfigError
 from reportgen.train.run import RunResult, Status
 
-#: Where the secret may come from when the config has none.
-SECRET_ENV = "REPORTGEN_CLASS_SECRET"
 #: The homework's own values when the config has no such sweep: the thresholds and slopes the student tried.
 THRESHOLDS = (10.0, 1.0, 0.1)
 SLOPES = (1.0, 2.0, 3.0, 5.0)
 NEVER = "never"  # the loop used its whole budget
 DIVERGED = "diverged"
-
-
-def class_secret(config: Config) -> str:
-    """The class secret: ``[classroom] secret``, else $REPORTGEN_CLASS_SECRET; refuse to go on without one."""
-    secret = config.classroom.secret or os.environ.get(SECRET_ENV, "")
-    if not secret:
-        raise ConfigError(f"a class needs a secret: set [classroom] secret in the config or {SECRET_ENV} "
-                          "(keep it: the same secret rebuilds the same variants and grades them)")
-    return secret
-
-
-def fingerprint(secret: str) -> str:
-    """A short fingerprint of the secret, stored in the key to tell keys of another secret apart (not the secret)."""
-    return hashlib.sha256(b"reportgen-class-fingerprint\0" + secret.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from reportgen.config.schema import SECTIONS, CacheSettings, Config, Limits, Params, RenderSettings, Sweep, options_of
+from reportgen.config.schema import (
+    SECTIONS,
+    CacheSettings,
+    Config,
+    Limits,
+    Params,
+    RenderSettings,
+    Sweep,
+    options_of,
+)
 
 #: The built-in config's sweeps: the course homework. The rest of the built-in config is the schema's defaults.
 BUILTIN_SWEEPS = "default_config.toml"

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from reportgen.config.document import default_config_text
-from reportgen.config.schema import ANIMATE_MODES, PARAM_NAMES, SECTIONS, Config, Params, Sweep, options_of
+from reportgen.config.schema import (
+    ANIMATE_MODES,
+    PARAM_NAMES,
+    SECTIONS,
+    Config,
+    Params,
+    Sweep,
+    options_of,
+)
 from reportgen.core import languages
 from reportgen.core.formatting import param
 from reportgen.infra.errors import ConfigError

@@ -8,6 +8,7 @@ scheduler. dask is an optional extra, imported only when asked for.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import logging

@@ -7,12 +7,11 @@ in that language, its explanation and the figures.
 
 from __future__ import annotations
 
-import re
-
 import datetime as dt
 import importlib.metadata
 import os
 import platform
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 

@@ -13,7 +13,15 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from reportgen.teach.evidence import Graph, GraphEdge, GraphNode, StaticProof, clean, first_line, source_of
+from reportgen.teach.evidence import (
+    Graph,
+    GraphEdge,
+    GraphNode,
+    StaticProof,
+    clean,
+    first_line,
+    source_of,
+)
 from reportgen.train.course import course_forward, initial_parameters
 
 if TYPE_CHECKING:
