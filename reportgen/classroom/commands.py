@@ -28,6 +28,10 @@ def cmd_class(args: argparse.Namespace) -> int:
     from reportgen.classroom.assign import write_class
     from reportgen.classroom.key import run_class
 
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: must be at least 1")
+    if args.scheduler and args.executor != "dask":
+        raise ConfigError("--scheduler needs --executor dask")
     config = load_config(args.config)
     lang = languages.normalize(args.lang or config.lang)
     if lang is None or lang == "all":
@@ -41,7 +45,7 @@ def cmd_class(args: argparse.Namespace) -> int:
     print(f"Wrote {len(students)} assignments to {out / 'assignments'}, the key to {out / 'key.csv'} and "
           f"{out / 'key.html'} ({len(written)} files). Keep the key and the secret to yourself.")
     if args.reveal:
-        reveal(run.variants, run.homework, config, out / "reveal", lang, args.jobs)
+        reveal(run.variants, run.homework, config, out / "reveal", lang, args.jobs, args.executor, args.scheduler)
         print(f"Wrote each student's report to {out / 'reveal'}/<assignment name>/index.html")
     return 0
 
@@ -58,7 +62,8 @@ def student_config(v: Variant, homework: Homework, config: Config) -> str:
             f'[render]\nformats = [{", ".join(repr(f) for f in config.render.formats)}]\n')
 
 
-def reveal(variants, homework: Homework, config: Config, out: Path, lang: str, jobs: int | None) -> None:
+def reveal(variants, homework: Homework, config: Config, out: Path, lang: str, jobs: int | None,
+           executor: str = "local", scheduler: str | None = None) -> None:
     """Build each student's full report from their variant: every build shares one cache (the graphs' code, fonts)."""
     from reportgen.build import BuildOptions, build
     from reportgen.classroom.assign import assignment_name
@@ -70,7 +75,8 @@ def reveal(variants, homework: Homework, config: Config, out: Path, lang: str, j
         path = configs / f"{name}.toml"
         output.write_atomic(path, student_config(v, homework, config).encode("utf-8"))
         log.info("report %d of %d: %s", i, len(variants), v.id)
-        build(BuildOptions(config_path=path, out=out / name, lang=lang, jobs=jobs or os.cpu_count() or 1))
+        build(BuildOptions(config_path=path, out=out / name, lang=lang, jobs=jobs or os.cpu_count() or 1,
+                           executor=executor, scheduler=scheduler))
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -101,6 +107,9 @@ def add_commands(sub) -> None:
     p.add_argument("--lang", metavar="LANG", help="en or zh-CN (default: the config's)")
     p.add_argument("--reveal", action="store_true", help="also build each student's full report (after the deadline)")
     p.add_argument("--jobs", type=int, metavar="N", help="render processes for --reveal (default: one per CPU)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="where --reveal renders: local processes (default) or a dask.distributed cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="the dask scheduler's address for --executor dask")
     p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print debug messages and tracebacks")
 
