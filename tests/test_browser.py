@@ -451,6 +451,38 @@ def test_the_first_screen_has_the_homework_and_the_start_of_its_answer(browser, 
     context.close()
 
 
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_paused_videos_controls_cover_no_part_of_its_frame(browser, site, width):
+    """Chromium draws its controls over a paused video's bottom ~85 CSS px (buttons, timeline, shade): the box has
+    that band of white under the frame, which sits at the top (object-fit), at a phone's width and a laptop's."""
+    import numpy as np
+    from PIL import Image
+
+    from reportgen.config.layout import CONTROLS_REM
+
+    # Playwright's style tag waits for its load event, which needs JavaScript; the page itself runs none.
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    page.goto((site / "index.html").as_uri(), wait_until="load")
+    video = page.locator('[id="run-threshold__threshold-1"] video')
+    box = video.bounding_box()
+    frame_height = box["width"] * int(video.get_attribute("height")) / int(video.get_attribute("width"))
+    band = box["height"] - frame_height
+    assert band >= CONTROLS_REM * 16 - 1 >= 85, (box, frame_height)
+    # Without its controls, the band is plain white: the poster (the last frame) lies wholly above it.
+    page.add_style_tag(content="video::-webkit-media-controls { display: none !important; }")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / f"video-band-{width}.png"
+    video.screenshot(path=str(shot))
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    scale = pixels.shape[0] / box["height"]
+    rows = pixels[int(np.ceil((frame_height + 2) * scale)): -2, 2:-2]  # inside the 1 px border
+    assert rows.size and rows.min() >= 245, "the frame reaches into the controls' band"
+    frame = pixels[: int(frame_height * scale) - 2, 2:-2]
+    assert frame.min() < 100  # and the frame above it is drawn (its text and marks)
+    context.close()
+
+
 def test_a_checkpoint_reveals_only_after_a_choice_without_javascript(browser, site):
     context, page, problems, _ = open_page(browser, (site / "index.html").as_uri(), ("file://", "data:"),
                                            width=375, javascript=False)

@@ -27,6 +27,11 @@ OVERLAY_LIMIT = 12
 EXPLORER_LIMIT = 400
 #: Below this width (in rem) the page offers a figure's phone drawing, and scrolls a wide diagram sideways.
 PHONE_MAX_REM = 36
+#: The band at a video's bottom that the browser's own controls cover when it is paused, in Debian's Chromium:
+#: the buttons and the timeline take about 65 CSS px, and the shade above them some 20 more. The video's box is
+#: this much taller than its frame, and the frame sits at the top, so the controls cover only white: never a
+#: tick, a label or a mark (a browser test).
+CONTROLS_REM = 5.5
 #: The width (in rem) a graph or heatmap keeps on a phone, scrolled sideways, so that its text stays readable.
 DIAGRAM_MIN_REM = 39
 

@@ -19,6 +19,7 @@ from reportgen.core.i18n import translations
 from reportgen.core.languages import DEFAULT, LANGUAGES
 from reportgen.figures.listings import listing_css
 from reportgen.infra.sources import templates_dir
+from reportgen.media.plan import FIGSIZE
 from reportgen.site.views import PageView
 from reportgen.site.webfont import WebFont
 from reportgen.teach.stops import Mode, StopCase
@@ -29,7 +30,8 @@ SITE_CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' data:; s
             "font-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
 STYLESHEET = "assets/style.css"
 #: What the templates and the stylesheet know of the page's layout (see reportgen.config.layout).
-LAYOUT = {"PHONE_MAX_REM": layout.PHONE_MAX_REM, "DIAGRAM_MIN_REM": layout.DIAGRAM_MIN_REM}
+LAYOUT = {"PHONE_MAX_REM": layout.PHONE_MAX_REM, "DIAGRAM_MIN_REM": layout.DIAGRAM_MIN_REM,
+          "CONTROLS_REM": layout.CONTROLS_REM, "FRAME_RATIO": round(FIGSIZE[1] / FIGSIZE[0], 6)}
 
 
 @dataclass(frozen=True)
