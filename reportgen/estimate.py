@@ -43,11 +43,11 @@ RESULTS_PER_RUN = 1.7e3
 RESULTS_PER_POINT = 12
 RESULTS_PER_THINNED_POINT = 7  # the iteration of each value, when the history is thinned
 #: Bytes per pixel of a full frame: an MP4 once, then per frame drawn or held; the GIF preview per frame of it
-#: (its frames are half-size; the file is at most GIF_BUDGET); the PNG poster.
+#: (its frames are half-size; the file is at most GIF_BUDGET); the 256-colour PNG poster (0.04 measured).
 MP4_PER_VIDEO = 0.2
 MP4_PER_FRAME = 0.003
 GIF_PER_FRAME = 0.025
-POSTER = 0.2
+POSTER = 0.06
 #: Bytes of a page besides its media: markup, stylesheet and graphs; per figure (loss overlay, heatmap); per run
 #: in a table; per animated run.
 PAGE_BASE = 100e3

