@@ -8,6 +8,7 @@ cached first; the site is written last, in a staging folder swapped in at the en
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -21,8 +22,9 @@ from reportgen.estimate import Plan, check_budgets, describe, plan_build
 from reportgen.figures.draw import draw_figures
 from reportgen.infra import output, stamp
 from reportgen.infra.cache import Cache, content_key
-from reportgen.infra.errors import disk_errors
+from reportgen.infra.errors import ConfigError, disk_errors
 from reportgen.infra.options import (
+    CACHE_DIR,
     BuildOptions,
     cache_dir,
     portable,
@@ -65,6 +67,7 @@ class BuildReport:
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Perform a full site build and return where it went."""
     progress = progress or Progress(quiet=True)
+    check_environment()
     inputs = stamp.inputs_digest(options)  # before anything is read: an edit during the build is seen next time
     plan = plan_build(options)
     config, langs = plan.config, plan.languages
@@ -75,6 +78,12 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     output.check_output_dir(out, protected_paths(options))
     single_paths = file_paths("--single-file", options.single_file, langs, options)
     pdf_paths = file_paths("--pdf", options.pdf, langs, options)
+    both = {p.resolve() for p in single_paths.values()} & {p.resolve() for p in pdf_paths.values()}
+    if both:
+        raise ConfigError(f"--pdf and --single-file both write {sorted(both)[0]}: give them different names")
+    if CACHE_DIR in out.parts:
+        raise ConfigError(f"--out {options.out}: is inside a build cache ({CACHE_DIR}), which builds prune; "
+                          "write the site elsewhere")
     printer = find_printer() if pdf_paths else None  # before any work: say at once what --pdf lacks
     cache = Cache(cache_dir(out), enabled=options.use_cache)
     check_writable(out, cache, {"--single-file": single_paths, "--pdf": pdf_paths})
@@ -112,6 +121,13 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     log.debug("cache: %d entries removed, %d kept (%.1f MB)", pruned.removed, pruned.kept, pruned.bytes / MB)
     return BuildReport(out=out, index=out / "index.html", results=results, trained=trained, rendered=rendered,
                        languages=langs, single_files=tuple((p, b.size) for p, b in bundles), pdfs=tuple(printed))
+
+
+def check_environment() -> None:
+    """Refuse, before any work, a SOURCE_DATE_EPOCH that is not a count of seconds (matplotlib would fail late)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None and not epoch.strip().isdigit():
+        raise ConfigError(f"SOURCE_DATE_EPOCH={epoch!r}: must be a whole number of seconds since 1970-01-01")
 
 
 def make_page(config: Config, lang: str, plan: Plan, results: Sequence[RunResult], plans: Mapping[str, FramePlan],

@@ -172,6 +172,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not index.is_file():
         raise ConfigError(f"{args.out}: no built site here; run 'reportgen build --out {args.out}' first")
     handler = functools.partial(SiteHandler, directory=str(args.out))
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port}: must be between 0 and 65535 (0 picks a free one)")
     try:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     except OSError as exc:
@@ -204,6 +206,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise ConfigError(f"{path}: already exists; pass --force to overwrite it")
     if path.exists() and path.is_dir():
         raise ConfigError(f"{path}: is a folder; give a file name")
+    output.check_regular("init", path)
     try:
         output.write_atomic(path, default_config_text().encode("utf-8"))
     except OSError as exc:

@@ -271,3 +271,60 @@ def test_what_the_figures_draw_of_a_text(text, drawn):
     from reportgen.core.fonts import drawable
 
     assert drawable(text) == drawn
+
+
+# --------------------------------------------------------------------------- reliability, third pass
+
+@pytest.mark.parametrize("args, message", [
+    (["build", "--single-file", "/dev/null"], "exists and is not a regular file"),
+    (["build", "--pdf", "/dev/null"], "exists and is not a regular file"),
+    (["init", "/dev/null", "--force"], "exists and is not a regular file"),
+    (["serve", "--port", "99999"], "must be between 0 and 65535"),
+    (["build", "--config", "/dev/zero"], "not a config file"),
+])
+def test_bad_paths_and_ports_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<p>")
+    if args[0] == "serve":
+        args = [*args[:1], "--out", str(tmp_path / "site"), *args[1:]]
+    elif args[0] == "build":
+        args = [*args, "--out", str(tmp_path / "out"), "-q"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert Path("/dev/null").is_char_device()  # untouched
+
+
+def test_a_symlink_is_not_replaced_by_a_file(tmp_path, capsys):
+    (tmp_path / "real.html").write_text("mine")
+    (tmp_path / "link.html").symlink_to(tmp_path / "real.html")
+    assert main(["init", str(tmp_path / "link.html"), "--force"]) == 2
+    assert (tmp_path / "link.html").is_symlink() and (tmp_path / "real.html").read_text() == "mine"
+
+
+def test_late_failures_are_caught_by_validation(tmp_path, capsys, monkeypatch):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert main(["build", "--config", str(deep), "--out", str(tmp_path / "o1"), "-q"]) == 2
+    assert "nested too deeply" in capsys.readouterr().err
+    newline = tmp_path / "newline.toml"
+    newline.write_text('[[sweep]]\nname = "s\\n"\nvary = { slope = [1.0] }\n')
+    assert main(["build", "--config", str(newline), "--out", str(tmp_path / "o2"), "-q"]) == 2
+    assert "is not URL-safe" in capsys.readouterr().err
+    long = tmp_path / "long.toml"
+    long.write_text(f'[[sweep]]\nname = "{"s" * 250}"\nvary = {{ slope = [1.0] }}\n')
+    assert main(["build", "--config", str(long), "--out", str(tmp_path / "o3"), "-q"]) == 2
+    assert "at most 64" in capsys.readouterr().err
+    (tmp_path / "ok.toml").write_text(OK)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "abc")
+    assert main(["build", "--config", str(tmp_path / "ok.toml"), "--out", str(tmp_path / "o4"), "-q"]) == 2
+    assert "SOURCE_DATE_EPOCH='abc'" in capsys.readouterr().err
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    same = tmp_path / "same.out"
+    assert main(["build", "--config", str(tmp_path / "ok.toml"), "--out", str(tmp_path / "o5"), "--pdf", str(same),
+                 "--single-file", str(same), "-q"]) == 2
+    assert "both write" in capsys.readouterr().err
+    assert main(["build", "--config", str(tmp_path / "ok.toml"), "--out", str(tmp_path / ".reportgen-cache" / "site"),
+                 "-q"]) == 2
+    assert "inside a build cache" in capsys.readouterr().err

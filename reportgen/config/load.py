@@ -30,9 +30,13 @@ from reportgen.core import languages
 from reportgen.core.formatting import param
 from reportgen.infra.errors import ConfigError
 
-SWEEP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+SWEEP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # fullmatch: "$" would let a final newline in
 #: Options that have moved to another table, and where they are now.
 MOVED = {"render.max_frames": "[limits] max_frames"}
+
+
+#: A config is a few KB; anything above this is not one (and a device would never end).
+MAX_CONFIG_BYTES = 1_000_000
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -41,7 +45,11 @@ def load_config(path: str | Path | None = None) -> Config:
         return dataclasses.replace(parse_config(default_config_text(), source="built-in config"), builtin=True)
     path = Path(path)
     try:
-        text = path.read_text("utf-8")
+        with path.open("rb") as file:  # a device such as /dev/zero would be read until memory runs out
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1_000_000} MB: not a config file")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except IsADirectoryError:
@@ -57,6 +65,8 @@ def parse_config(text: str, source: str = "<string>") -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid TOML: arrays or tables nested too deeply") from None
     errors = _Errors(source)
     config = _validate(data, errors)
     errors.raise_if_any()
@@ -198,8 +208,8 @@ def _validate_sweep(raw: Any, where: str, errors: _Errors) -> Sweep | None:
     name = values.get("name")
     if "name" not in raw:
         errors.add(f"{where}.name", "missing: every sweep needs a name")
-    elif name is not None and not SWEEP_NAME_RE.match(name):
-        errors.add(f"{where}.name", f"{name!r} is not URL-safe: use letters, digits, '-' and '_'")
+    elif name is not None and not SWEEP_NAME_RE.fullmatch(name):
+        errors.add(f"{where}.name", f"{name!r} is not URL-safe: use letters, digits, '-' and '_', at most 64")
     values.setdefault("title", name if isinstance(name, str) else where)
     values["vary"] = _validate_vary(raw.get("vary"), f"{where}.vary", errors)
     values["animate"] = _validate_animate(raw.get("animate", "auto"), f"{where}.animate", errors)

@@ -59,12 +59,27 @@ def check_output_file(flag: str, path: Path, out: Path, protected: list[Path]) -
     out = out.resolve()
     if resolved.is_dir():
         raise ConfigError(f"{flag} {path}: is a folder; give a file name")
+    check_regular(flag, path)
     if out == resolved or out in resolved.parents:
         raise ConfigError(f"{flag} {path}: is inside --out {out}, which a build replaces whole; write it elsewhere")
     if any(resolved == p.resolve() for p in protected):
         raise ConfigError(f"{flag} {path}: is an input of the build; choose another file name")
     if not resolved.parent.is_dir():
         raise ConfigError(f"{flag} {path}: folder {resolved.parent} does not exist")
+
+
+def check_regular(flag: str, path: Path) -> None:
+    """Refuse an existing path that is not a regular file (a device, a fifo, a socket, a link to one): the write
+    would rename a new file over it (over /dev/stdout, say) instead of writing through it."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode) or not stat.S_ISREG(mode):
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        raise ConfigError(f"{flag} {path}: exists and is {kind}; give the name of a file to write")
 
 
 @contextmanager

@@ -56,7 +56,9 @@ def inputs_digest(options: BuildOptions) -> str | None:
     """Hash everything a build with ``options`` makes its pages from; None when a path of it cannot be read."""
     config = options.config_path
     try:
-        config_digest = None if config is None else hashlib.sha256(config.read_bytes()).hexdigest()
+        config_digest = None if config is None else _digest_of_config(config)
+        if config is not None and config_digest is None:
+            return None  # not a config file: the build says so, in one line
         paths = {name: None if path is None else str(path.resolve())
                  for name, path in (("config", config), ("out", options.out), ("single_file", options.single_file),
                                     ("pdf", options.pdf))}
@@ -77,6 +79,19 @@ def inputs_digest(options: BuildOptions) -> str | None:
         "device": options.device,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+#: The most of a config the stamp reads: a device such as /dev/zero would never end (load_config refuses it).
+CONFIG_LIMIT = 1_000_000
+
+
+def _digest_of_config(path: Path) -> str | None:
+    """The config file's hash, or None when it is not a regular file of at most CONFIG_LIMIT bytes."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as file:
+        data = file.read(CONFIG_LIMIT + 1)
+    return None if len(data) > CONFIG_LIMIT else hashlib.sha256(data).hexdigest()
 
 
 def installed_packages() -> list[str]:
