@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from reportgen.config import layout
-from reportgen.config.grid import RunSpec, expand_grid
+from reportgen.config.grid import RunSpec, expand_grid, grid_size
 from reportgen.config.layout import SweepLayout, page_layout
 from reportgen.config.load import load_config
 from reportgen.config.schema import Config, Limits, limit_flag, options_of
@@ -203,8 +203,20 @@ def plan_build(options: BuildOptions) -> Plan:
     config = load_config(options.config_path)
     config = dataclasses.replace(config, limits=effective_limits(config, options.limits))
     langs = report_languages(options.lang, config)
+    refuse_huge_grid(config)
     specs = expand_grid(config)
     return Plan(config, specs, page_layout(config, specs), langs, estimate(config, specs, len(langs)))
+
+
+def refuse_huge_grid(config: Config) -> None:
+    """Refuse, from the list lengths alone and in well under a second, a grid whose runs alone exceed the memory
+    budget: building it first (1e8 runs from four lists of 100) would take the memory it is refused for."""
+    runs = grid_size(config)
+    floor = BASE_MEMORY + runs * MEMORY_PER_RUN
+    if floor > config.limits.max_memory_mb * MB:
+        raise ConfigError(f"{config.source}: {runs:,} runs need at least {floor / MB:,.0f} MB to train, above the "
+                          f"budget of {config.limits.max_memory_mb:,} MB ([limits] max_memory_mb, or "
+                          f"{limit_flag('max_memory_mb')}); fewer values per sweep, or a larger budget")
 
 
 def report_languages(flag: str | None, config: Config) -> tuple[str, ...]:

@@ -132,3 +132,21 @@ def test_history_indices(points, expected):
 
     kept = history_indices(301, points)
     assert (kept is None and expected is None) or kept.tolist() == expected
+
+
+def test_a_huge_grid_is_refused_from_its_list_lengths_in_well_under_a_second(tmp_path, capsys):
+    import time
+
+    from reportgen.cli import main
+
+    lists = {key: ", ".join(str(v) for v in values) for key, values in
+             {"slope": [float(i) for i in range(1, 101)], "lr": [1e-4 * i for i in range(1, 101)],
+              "threshold": [0.01 * i for i in range(1, 101)], "seed": list(range(1, 101))}.items()}
+    (tmp_path / "huge.toml").write_text('[[sweep]]\nname = "huge"\nvary = { ' +
+                                        ", ".join(f"{k} = [{v}]" for k, v in lists.items()) + " }\n")
+    assert (tmp_path / "huge.toml").stat().st_size < 4000  # a few KB of config
+    start = time.perf_counter()
+    assert main(["build", "--config", str(tmp_path / "huge.toml"), "--out", str(tmp_path / "site"), "--dry-run"]) == 2
+    assert time.perf_counter() - start < 5  # it was a MemoryError after 21 s; a second here, on a busy machine
+    err = capsys.readouterr().err
+    assert "100,000,000 runs need at least" in err and "--max-memory-mb" in err and "Traceback" not in err

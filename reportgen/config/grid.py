@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,11 @@ def run_id(sweep: str, varied: dict[str, Any]) -> str:
     """Return the stable, URL-safe id of a run, e.g. ``slope__slope-5``."""
     parts = [f"{key}-{param(value)}" for key, value in varied.items()]
     return "__".join([sweep, *parts])
+
+
+def grid_size(config: Config) -> int:
+    """How many runs the config's grid has, from the lengths of its lists alone (nothing is built)."""
+    return sum(math.prod(len(values) for values in sweep.vary.values()) for sweep in config.sweeps)
 
 
 def expand_grid(config: Config) -> list[RunSpec]:
