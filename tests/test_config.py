@@ -200,7 +200,8 @@ def test_the_config_and_the_flag_accept_the_same_spellings(spelling):
 
 
 @pytest.mark.parametrize("escape, name", [("\\u0000", "U+0000"), ("\\u202E", "U+202E"), ("\\u001B", "U+001B"),
-                                          ("\\u2066", "U+2066")])
+                                          ("\\u2066", "U+2066"), ("\\u061C", "U+061C"), ("\\u200B", "U+200B"),
+                                          ("\\uFEFF", "U+FEFF"), ("\\U000E0041", "U+E0041")])
 def test_hidden_and_reordering_characters_are_refused(escape, name):
     # TOML escapes them (a raw control character is already invalid TOML); the decoded text is refused.
     (line,) = errors_of(f'title = "a{escape}b"\n' + MINIMAL.replace('title = "t"\n', ""))

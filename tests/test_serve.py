@@ -89,3 +89,14 @@ def test_byte_range_agrees_with_slicing(size, first, last):
     else:
         expected = data[first:None if last is None else last + 1] or None
     assert (None if got is None else data[got[0]:got[1] + 1]) == expected
+
+
+def test_odd_requests_get_plain_answers_and_the_server_stays_up(server):
+    # RFC 9110: a range whose last byte comes before its first is ignored: the whole file, not 416.
+    response, body = fetch(server, {"Range": "bytes=9-3"})
+    assert response.status == 200 and body == DATA
+    response, body = fetch(server, {"Range": "bytes=" + "9" * 60_000 + "-"})  # no int of 60,000 digits is parsed
+    assert response.status == 200 and body == DATA
+    assert fetch(server, path="/media%00/run.mp4")[0].status == 400  # a NUL in the path
+    assert fetch(server, path="/media/")[0].status == 404  # files only: no folder listing
+    assert fetch(server)[0].status == 200  # and the server still answers

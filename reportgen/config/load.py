@@ -94,7 +94,7 @@ class _Errors:
 
 _KINDS = {float: "a number", int: "an integer", str: "a string", tuple: "a list", dict: "a table"}
 #: Characters that would reach a page unseen or reorder its text: controls (but newline and tab) and bidi overrides.
-_HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
 
 
 @functools.cache

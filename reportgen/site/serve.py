@@ -17,7 +17,14 @@ from typing import BinaryIO
 
 #: One range of bytes: "bytes=FIRST-", "bytes=FIRST-LAST" or "bytes=-SUFFIX". Anything else (several
 #: ranges, another unit) is answered with the whole file, which HTTP allows.
-RANGE = re.compile(r"bytes=(?:(\d+)-(\d*)|-(\d+))")
+RANGE = re.compile(r"bytes=(?:(\d{1,18})-(\d{0,18})|-(\d{1,18}))")  # 18 digits: past any file's size
+
+
+def single_range(header: str | None) -> bool:
+    """True for a header asking one valid byte range; one whose last byte comes before its first is ignored,
+    as RFC 9110 says (the answer is the whole file, not 416)."""
+    match = RANGE.fullmatch(header.strip()) if header is not None else None
+    return match is not None and not (match.group(2) and int(match.group(2)) < int(match.group(1)))
 
 
 def byte_range(header: str, size: int) -> tuple[int, int] | None:
@@ -44,8 +51,11 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
     def send_head(self) -> BinaryIO | None:
         self._left = None
         header = self.headers.get("Range")
+        if "\x00" in self.path or "%00" in self.path.lower():
+            self.send_error(HTTPStatus.BAD_REQUEST, "a path with a NUL byte")
+            return None
         path = self.translate_path(self.path)
-        if header is None or RANGE.fullmatch(header.strip()) is None or not os.path.isfile(path):
+        if not single_range(header) or not os.path.isfile(path):
             return super().send_head()
         try:
             source = open(path, "rb")
@@ -71,6 +81,11 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         source.seek(first)
         self._left = last - first + 1
         return source
+
+    def list_directory(self, path):  # noqa: ANN001 - the standard handler's signature
+        """Serve files only: a folder without an index.html is not listed."""
+        self.send_error(HTTPStatus.NOT_FOUND, "no index.html in this folder")
+        return None
 
     def end_headers(self) -> None:
         self.send_header("Accept-Ranges", "bytes")
