@@ -80,8 +80,10 @@ def _decode(meta: dict[str, Any], path: Path, specs: Sequence[RunSpec]) -> list[
     ends = np.cumsum(lengths, axis=0)
     results = []
     for i, (spec, run) in enumerate(zip(specs, runs)):
-        if not isinstance(run, dict) or run.get("id") != spec.id or set(run) != {"id", "data", "trajectory", "analysis"}:
-            raise SchemaError(f"run {i} is not {spec.id}")
+        # The entry is keyed by the runs' parameters, which decide training: a sweep renamed since (its runs' ids
+        # changed) finds the same runs here, trained already. The stored id is only a note.
+        if not isinstance(run, dict) or set(run) != {"id", "data", "trajectory", "analysis"}:
+            raise SchemaError(f"run {i} is not a stored run")
         if lengths[i, 0] != spec.params.n_points:
             raise SchemaError(f"{spec.id}: {lengths[i, 0]} data points, not {spec.params.n_points}")
         cut = {name: arrays[name][ends[i, c] - lengths[i, c]: ends[i, c]]
