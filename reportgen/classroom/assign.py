@@ -8,6 +8,8 @@ LMS. key.html lists every student's variant and answers, for the teacher only.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,8 +142,5 @@ def write_class(run: ClassRun, config: Config, out: Path, lang: str) -> list[Pat
 
 def assignment_name(v: Variant) -> str:
     """A student's assignment file: their id made safe for a file name, and short."""
-    import hashlib
-    import re
-
     safe = re.sub(r"[^A-Za-z0-9_-]+", "-", v.id).strip("-")[:40] or "student"
     return f"{safe}-{hashlib.sha256(v.id.encode()).hexdigest()[:6]}.html"

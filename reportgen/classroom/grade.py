@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.classroom.key import HEAD, TAIL
+from reportgen.classroom.roster import read_csv_text
 from reportgen.classroom.secret import fingerprint
 from reportgen.classroom.variants import DIVERGED, NEVER
 from reportgen.infra.errors import ConfigError
@@ -38,17 +39,7 @@ class Grade:
 
 def read_csv(path: Path, what: str) -> tuple[list[str], list[dict[str, str]]]:
     """A CSV file's header and rows; one line for each way it cannot be read."""
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise ConfigError(f"{path}: a {what} file is at most {MAX_BYTES // 1_000_000} MB")
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such {what} file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a {what} file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(read_csv_text(path, what, MAX_BYTES)))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if "id" not in header:
         raise ConfigError(f"{path}: no 'id' column in the header")

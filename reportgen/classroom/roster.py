@@ -8,10 +8,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from reportgen.config.load import HIDDEN
 from reportgen.infra.errors import ConfigError
+from reportgen.infra.inputs import read_bounded
 
-#: Characters a page would hide or reorder (controls, bidi marks, zero-width and tag characters, the BOM).
-HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
+#: What a roster refuses beyond what a config refuses (config.load.HIDDEN): a name is one line, and the
+#: zero-width (non-)joiners a title may keep inside an emoji have no place in an id or a name.
+LINE_ONLY = re.compile("[\t\n\r\u200c\u200d]")
 #: A roster bigger than this is not a class.
 MAX_BYTES = 5_000_000
 
@@ -24,17 +27,22 @@ class Student:
 
 def read_roster(path: Path) -> tuple[Student, ...]:
     """Return the roster's students in file order; one line per problem, before anything is built."""
+    return parse_roster(read_csv_text(path, "roster", MAX_BYTES), str(path))
+
+
+def read_csv_text(path: Path, what: str, limit: int) -> str:
+    """A teacher's CSV file (a roster, answers, a key) as text; one line for each way it cannot be read."""
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise ConfigError(f"{path}: a roster is at most {MAX_BYTES // 1_000_000} MB; this is not one")
-        text = path.read_bytes().decode("utf-8-sig")
+        data = read_bounded(path, limit)
+        if data is None:
+            raise ConfigError(f"{path}: a {what} file is at most {limit // 1_000_000} MB; this is not one")
+        return data.decode("utf-8-sig")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such roster file") from None
+        raise ConfigError(f"{path}: no such {what} file") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a roster file") from None
+        raise ConfigError(f"{path}: is a folder, not a {what} file") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save the roster as UTF-8 CSV") from None
-    return parse_roster(text, str(path))
+        raise ConfigError(f"{path}: not UTF-8 text; save the {what} as UTF-8 CSV") from None
 
 
 def parse_roster(text: str, source: str = "roster") -> tuple[Student, ...]:
@@ -55,7 +63,7 @@ def parse_roster(text: str, source: str = "roster") -> tuple[Student, ...]:
             problems.append(f"{source}: line {line}: no id")
         elif sid in seen:
             problems.append(f"{source}: line {line}: id {sid!r} again (first on line {seen[sid]})")
-        elif hidden := HIDDEN.search(sid + name):
+        elif hidden := HIDDEN.search(sid + name) or LINE_ONLY.search(sid + name):
             problems.append(f"{source}: line {line}: holds U+{ord(hidden.group()):04X}, which a page would hide or "
                             "reorder; remove it")
         else:

@@ -29,14 +29,11 @@ from reportgen.config.schema import (
 from reportgen.core import languages
 from reportgen.core.formatting import param
 from reportgen.infra.errors import ConfigError
+from reportgen.infra.inputs import MAX_CONFIG_BYTES, read_bounded
 
 SWEEP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # fullmatch: "$" would let a final newline in
 #: Options that have moved to another table, and where they are now.
 MOVED = {"render.max_frames": "[limits] max_frames"}
-
-
-#: A config is a few KB; anything above this is not one (and a device would never end).
-MAX_CONFIG_BYTES = 1_000_000
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -45,9 +42,8 @@ def load_config(path: str | Path | None = None) -> Config:
         return dataclasses.replace(parse_config(default_config_text(), source="built-in config"), builtin=True)
     path = Path(path)
     try:
-        with path.open("rb") as file:  # a device such as /dev/zero would be read until memory runs out
-            raw = file.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
+        raw = read_bounded(path, MAX_CONFIG_BYTES)
+        if raw is None:
             raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1_000_000} MB: not a config file")
         text = raw.decode("utf-8")
     except FileNotFoundError:
@@ -94,7 +90,7 @@ class _Errors:
 
 _KINDS = {float: "a number", int: "an integer", str: "a string", tuple: "a list", dict: "a table"}
 #: Characters that would reach a page unseen or reorder its text: controls (but newline and tab) and bidi overrides.
-_HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
+HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
 
 
 @functools.cache
@@ -114,7 +110,7 @@ def _coerce(value: Any, kind: type, key: str, errors: _Errors) -> Any:
         shown = list(value) if isinstance(value, tuple) else value
         errors.add(key, f"must be {_KINDS[kind]}, got {type(shown).__name__} {shown!r}")
         return None
-    if kind is str and (hidden := _HIDDEN.search(value)):
+    if kind is str and (hidden := HIDDEN.search(value)):
         char = hidden.group()
         name = unicodedata.name(char, "a control character")
         errors.add(key, f"holds U+{ord(char):04X} ({name}), which a page would hide or reorder; remove it")

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Iterator
 
 from reportgen.infra import output
 from reportgen.infra.cache import STAMP_SUFFIX
+from reportgen.infra.inputs import MAX_CONFIG_BYTES, read_bounded
 from reportgen.infra.options import BuildOptions, cache_dir, rebuild_command
 from reportgen.infra.sources import site_sources
 
@@ -81,17 +82,11 @@ def inputs_digest(options: BuildOptions) -> str | None:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-#: The most of a config the stamp reads: a device such as /dev/zero would never end (load_config refuses it).
-CONFIG_LIMIT = 1_000_000
-
-
 def _digest_of_config(path: Path) -> str | None:
-    """The config file's hash, or None when it is not a regular file of at most CONFIG_LIMIT bytes."""
-    if not path.is_file():
-        return None
-    with path.open("rb") as file:
-        data = file.read(CONFIG_LIMIT + 1)
-    return None if len(data) > CONFIG_LIMIT else hashlib.sha256(data).hexdigest()
+    """The config file's hash, or None when it is not a regular file of at most MAX_CONFIG_BYTES (load_config
+    then refuses it in one line)."""
+    data = read_bounded(path, MAX_CONFIG_BYTES) if path.is_file() else None
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def installed_packages() -> list[str]:
