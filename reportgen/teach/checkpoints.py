@@ -20,6 +20,7 @@ from reportgen.core.formatting import num, param
 from reportgen.core.i18n import Translations
 from reportgen.teach.evidence import GraphEvidence
 from reportgen.teach.stops import modes_of
+from reportgen.teach.sweeps import start_error
 from reportgen.teach.theory import StudentAnswer
 from reportgen.train.run import RunResult, Status
 
@@ -144,15 +145,16 @@ def threshold_between(sweep: str, runs: Sequence[RunResult], tr: Translations) -
     """The stop for a threshold the grid does not run, read off the loss history of a run that passed it."""
     stopped = sorted((r for r in runs if r.trajectory.status == Status.STOPPED and r.trajectory.stop_iteration),
                      key=lambda r: -r.spec.params.threshold)
-    if len(stopped) < 2 or any(r.data is not runs[0].data and not _same_data(r, runs[0]) for r in runs):
+    if len(stopped) < 2 or not all(_same_data(r, runs[0]) for r in runs):
         return None
     hi, lo = max(zip(stopped, stopped[1:]), key=lambda p: p[1].trajectory.stop_iteration - p[0].trajectory.stop_iteration)
     wanted = _round_between(hi.spec.params.threshold, lo.spec.params.threshold)
     source = max(runs, key=lambda r: r.trajectory.iterations_run)
-    loss = source.trajectory.loss
+    loss, floor = source.trajectory.loss, source.analysis.loss_floor
+    if wanted is None or wanted <= floor:  # checked before the loss is compared with it
+        return None
     below = np.flatnonzero(loss < wanted)
-    floor = source.analysis.loss_floor
-    if wanted is None or not below.size or wanted <= floor:
+    if not below.size:
         return None
     stop = int(below[0])
     s_hi, s_lo = hi.trajectory.stop_iteration, lo.trajectory.stop_iteration
@@ -187,7 +189,7 @@ def threshold_between(sweep: str, runs: Sequence[RunResult], tr: Translations) -
 
 
 def _same_data(a: RunResult, b: RunResult) -> bool:
-    return a.data.x.shape == b.data.x.shape and bool(np.array_equal(a.data.x, b.data.x) and np.array_equal(a.data.y, b.data.y))
+    return bool(np.array_equal(a.data.x, b.data.x) and np.array_equal(a.data.y, b.data.y))
 
 
 def _round_between(hi: float, lo: float) -> float | None:
@@ -195,8 +197,7 @@ def _round_between(hi: float, lo: float) -> float | None:
     middle = math.sqrt(hi * lo)
     for digits in range(1, 4):
         scale = 10 ** (math.floor(math.log10(middle)) - digits + 1)
-        value = float(param(round(middle / scale) * scale))
-        value = float(f"{value:.{digits}g}")
+        value = float(f"{round(middle / scale) * scale:.{digits}g}")
         if lo < value < hi:
             return value
     return None
@@ -211,9 +212,9 @@ def first_slope(sweep: str, runs: Sequence[RunResult], tr: Translations) -> Chec
     if len(runs) < 2 or None in counts or counts.count(min(counts)) > 1 or len(runs) > 6:
         return None
     first = runs[counts.index(min(counts))]
-    distances = [math.hypot(r.data.w0 - r.analysis.w_star, 0.0 - r.analysis.b_star) for r in runs]
-    by_distance = sorted(range(len(runs)), key=lambda i: distances[i])
-    follows_distance = [counts[i] for i in by_distance] == sorted(counts)
+    errors = [start_error(r) for r in runs]
+    distances = [e.distance for e in errors]
+    follows_distance = _counts_follow(distances, counts)
     listing = tr.gettext(", ").join(f"{param(r.spec.params.slope)} → {c}" for r, c in zip(runs, counts))
     far = tr.gettext(", ").join(f"{param(r.spec.params.slope)}: {num(d)}" for r, d in zip(runs, distances))
     values = {"listing": listing, "far": far, "first": param(first.spec.params.slope), "count": min(counts)}
@@ -228,7 +229,7 @@ def first_slope(sweep: str, runs: Sequence[RunResult], tr: Translations) -> Chec
         else:
             why = tr.gettext("Slope %(slope)s stops at %(own)s; slope %(first)s is first, at %(count)s.") % v
         options.append((f"slope-{param(r.spec.params.slope)}", tr.gettext("slope = %(slope)s") % v, r is first, why))
-    same_start = len({float(r.data.w0) for r in runs}) == 1
+    same_start = len({e.start for e in errors}) == 1
     slow = [modes_of(r).excess_slow for r in runs]
     values["slow"] = tr.gettext(", ").join(f"{param(r.spec.params.slope)}: {num(e)}" for r, e in zip(runs, slow))
     reveal = tr.gettext("Stop iterations: %(listing)s.") % values
@@ -237,7 +238,7 @@ def first_slope(sweep: str, runs: Sequence[RunResult], tr: Translations) -> Chec
                                    "distance from there to each best line is %(far)s.") % values
     if same_start and not follows_distance:
         reveal += " " + tr.gettext("The counts do not follow those distances.")
-    if [counts[i] for i in sorted(range(len(runs)), key=lambda i: slow[i])] == sorted(counts):
+    if _counts_follow(slow, counts):
         reveal += " " + tr.gettext("They follow the part of the starting loss that lies along the slow direction, "
                                    "which each step shrinks least: %(slow)s.") % values
     return Checkpoint(
@@ -246,6 +247,11 @@ def first_slope(sweep: str, runs: Sequence[RunResult], tr: Translations) -> Chec
                             "first?"),
         options=_options(tr, *options), reveal=reveal,
     )
+
+
+def _counts_follow(keys: Sequence[float], counts: Sequence[int]) -> bool:
+    """True when sorting the runs by ``keys`` sorts their counts too (equal counts in any order)."""
+    return [counts[i] for i in sorted(range(len(keys)), key=lambda i: keys[i])] == sorted(counts)
 
 
 # --------------------------------------------------------------------------- learning rates
