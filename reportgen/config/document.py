@@ -65,6 +65,8 @@ def commented(cls: type, only: tuple[str, ...] = (), prefix: str = "") -> str:
 
 def toml_value(value: Any) -> str:
     """Write a default as TOML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, tuple):

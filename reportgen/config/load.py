@@ -88,7 +88,8 @@ class _Errors:
             raise ConfigError(*self.items)
 
 
-_KINDS = {float: "a number", int: "an integer", str: "a string", tuple: "a list", dict: "a table"}
+_KINDS = {float: "a number", int: "an integer", str: "a string", tuple: "a list", dict: "a table",
+          bool: "true or false"}
 #: Characters that would reach a page unseen or reorder its text: controls (but newline and tab) and bidi overrides.
 HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
 
@@ -106,6 +107,8 @@ def _coerce(value: Any, kind: type, key: str, errors: _Errors) -> Any:
         return float(value)
     if kind is tuple and isinstance(value, list):
         value = tuple(value)
+    if kind is bool and isinstance(value, bool):
+        return value
     if not isinstance(value, kind) or isinstance(value, bool):
         shown = list(value) if isinstance(value, tuple) else value
         errors.add(key, f"must be {_KINDS[kind]}, got {type(shown).__name__} {shown!r}")
@@ -124,6 +127,13 @@ def _check(f: dataclasses.Field, kind: type, value: Any, key: str, errors: _Erro
     if value is None:
         return None
     choices = f.metadata["choices"]
+    if choices and kind is str:
+        if value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            errors.add(key, f"unknown value {value!r}; {hint}choose from {', '.join(choices)}")
+            return None
+        return value
     if choices:
         bad = [v for v in value if v not in choices]
         if bad:
@@ -189,10 +199,22 @@ def _validate(data: dict, errors: _Errors) -> Config | None:
         sweeps.append(sweep)
     if not raw_sweeps:
         errors.add("sweep", "no [[sweep]] table: add at least one sweep")
+    for i, sweep in enumerate(sweeps):
+        _check_batches(sweep, sections["defaults"], f"sweep[{i}]", errors)
 
     if errors.items:
         return None
     return Config(**top, sweeps=tuple(sweeps), **sections)
+
+
+def _check_batches(sweep: Sweep, defaults: Params, where: str, errors: _Errors) -> None:
+    """A run's minibatch cannot hold more points than the run has (from the lists alone: no grid is built)."""
+    sizes = sweep.vary.get("batch_size", (defaults.batch_size,))
+    points = sweep.vary.get("n_points", (defaults.n_points,))
+    if max(sizes) > min(points):
+        key = "vary.batch_size" if "batch_size" in sweep.vary else "vary.n_points" if "n_points" in sweep.vary else ""
+        errors.add(f"{where}.{key}".rstrip("."), f"batch_size {max(sizes)} is above n_points {min(points)}: "
+                                                 f"a minibatch takes at most every point (0: all of them)")
 
 
 def _validate_sweep(raw: Any, where: str, errors: _Errors) -> Sweep | None:

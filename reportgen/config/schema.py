@@ -15,6 +15,9 @@ from typing import Any, Callable
 from reportgen.core import languages
 
 ANIMATE_MODES = ("auto", "all", "none", "corners")
+#: The update rules a run can train with: the course's plain step, heavy-ball and Nesterov momentum (as
+#: torch.optim.SGD), and Adam (as torch.optim.Adam).
+OPTIMIZERS = ("gd", "momentum", "nesterov", "adam")
 #: What a published file shows in place of the class secret.
 REDACTED = "(set, not shown)"
 #: Without an ``animate`` key, a sweep of at most this many runs is animated whole, a larger one by its corners.
@@ -48,6 +51,11 @@ def between(lo: int, hi: int) -> Check:
     return lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}"
 
 
+def fraction(v: float) -> str | None:
+    """A coefficient of a moving average: 0 <= v < 1."""
+    return finite(v) or (None if 0 <= v < 1 else "must be in [0, 1)")
+
+
 def language(v: str) -> str | None:
     return None if languages.normalize(v) else languages.UNKNOWN
 
@@ -65,6 +73,19 @@ class Params:
     n_points: int = option(20, "Number of data points.", between(2, 100_000))
     noise: float = option(1.0, "Standard deviation of the Gaussian noise on y.", non_negative)
     x_max: float = option(10.0, "x is drawn uniformly from [0, x_max).", positive)
+    optimizer: str = option("gd", "Update rule: \"gd\" (the course's w -= lr * grad), \"momentum\" (heavy ball), "
+                                  "\"nesterov\" or \"adam\", each as torch.optim computes it.", choices=OPTIMIZERS)
+    momentum: float = option(0.9, "β of \"momentum\" and \"nesterov\": the share of the last step kept in the "
+                                   "next, in [0, 1).", fraction)
+    beta1: float = option(0.9, "Adam's β1: decay of its running mean of the gradient, in [0, 1).", fraction)
+    beta2: float = option(0.999, "Adam's β2: decay of its running mean of the squared gradient, in [0, 1).",
+                          fraction)
+    eps: float = option(1e-8, "Adam's eps, added to the root of the squared-gradient mean.", positive)
+    standardize: bool = option(False, "Train on x centred and scaled to unit variance; w and b are reported back in "
+                                      "the original units.")
+    batch_size: int = option(0, "Points per step: 0 takes all of them (the course); fewer draws minibatches, "
+                                "reshuffled every epoch from the seed, and the stop test sees the minibatch's loss.",
+                             between(0, 100_000))
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)

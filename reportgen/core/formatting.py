@@ -20,6 +20,8 @@ DIGITS = 4
 
 def param(value: Any) -> str:
     """Write a parameter value compactly and round-trippably (0.1, 1e-05, 5)."""
+    if isinstance(value, bool):  # as TOML writes it
+        return "true" if value else "false"
     if isinstance(value, float):
         text = repr(value)
         return text[:-2] if text.endswith(".0") else text

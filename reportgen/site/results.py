@@ -60,6 +60,9 @@ def run_json(result: RunResult, media: RunMedia | None = None, stop: StopExplana
         "predicted_stop_iteration": a.predicted_stop_iteration,
         "loss_history": [f32(v) for v in (t.loss if kept is None else t.loss[kept]).tolist()],
         "loss_history_iterations": None if kept is None else kept.tolist(),
+        # A minibatch run's loss over all its points at the same iterations (loss_history is its batches').
+        "full_loss_history": [f32(v) for v in (t.full_loss if kept is None else t.full_loss[kept]).tolist()]
+        if len(t.full_loss) else None,
     }
     out["frames"] = media.frames if media else None
     out["fps"] = media.fps if media else None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from reportgen.core.i18n import N_
+from reportgen.train.analysis import closed_form
 from reportgen.train.run import RunResult, Status
 
 
@@ -89,7 +90,8 @@ def modes_of(result: RunResult) -> Modes:
     (es, ef), (fs, ff) = a.initial_excess, a.factors
     alone_s, alone_f = alone(es, fs, margin), alone(ef, ff, margin)
     decides = None
-    if t.status == Status.STOPPED and t.stop_iteration and alone_s is not None and alone_f is not None:
+    if closed_form(p) and t.status == Status.STOPPED and t.stop_iteration and alone_s is not None \
+            and alone_f is not None:
         measured = t.stop_iteration
         if abs(alone_s - measured) <= max(SLOW_TOLERANCE, 0.03 * measured):
             decides = Mode.SLOW
@@ -138,6 +140,7 @@ class StopExplanation:
     modes: Modes
     growth: float | None  # an unstable run's loss grows about this much per step: factor_fast ** 2
     course_loss: float | None  # the loss the course's loop (no divergence rule) would reach at its last iteration
+    closed_form: bool = True  # plain full-batch gradient steps: the closed form's predictions apply
 
     @property
     def updates_before_stop(self) -> int | None:
@@ -169,7 +172,7 @@ def explain_stop(result: RunResult, settle_iteration: int | None = None) -> Stop
     else:
         case = StopCase.BUDGET_TOO_SHORT
     growth = course_loss = None
-    if case == StopCase.UNSTABLE:
+    if case == StopCase.UNSTABLE and closed_form(p):
         growth = modes.factor_fast ** 2
         # The course loop computes in float32: beyond its largest value the loss is inf, then nan.
         at_end = float(a.loss_at(p.max_iters - 1))
@@ -193,4 +196,5 @@ def explain_stop(result: RunResult, settle_iteration: int | None = None) -> Stop
         modes=modes,
         growth=growth,
         course_loss=course_loss,
+        closed_form=closed_form(p),
     )

@@ -13,6 +13,7 @@ from typing import Sequence
 
 from reportgen.core.formatting import num, param, run_label
 from reportgen.teach.stops import Mode, Modes, modes_of
+from reportgen.train.analysis import closed_form
 from reportgen.train.run import RunResult, Status
 
 
@@ -33,7 +34,7 @@ class ModeRow:
 def mode_rows(results: Sequence[RunResult]) -> list[ModeRow]:
     """Return each run's eigenmode view, for the theory-against-measurement table."""
     rows = []
-    for r in results:
+    for r in (r for r in results if closed_form(r.spec.params)):
         t, p, predicted = r.trajectory, r.spec.params, r.analysis.predicted_stop_iteration
         agrees = None
         if predicted is not None and t.status != Status.DIVERGED:

@@ -29,7 +29,11 @@ MAX_PREDICTED = 10**15
 
 
 def analyse(data: RunData, params: Params) -> Analysis:
-    """Compute the floor, Hessian, stability bound and predicted stop of one run."""
+    """Compute the floor, Hessian, stability bound and predicted stop of one run.
+
+    A standardised run's Hessian, eigenvectors and errors are those of the coordinates it trains in
+    (``w' = w * std``, ``b' = b + w * mean``); its minimum and floor are the same line's, in the original units.
+    """
     x = data.x.astype(np.float64)
     y = data.y.astype(np.float64)
     hessian = np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
@@ -38,13 +42,16 @@ def analyse(data: RunData, params: Params) -> Analysis:
     w_star, b_star = (float(v) for v in theta_star)
     loss_floor = float(np.mean(0.5 * (y - w_star * x - b_star) ** 2))
 
+    mean, std = trained_units(data, params)
+    xt = (x - mean) / std
+    hessian = np.array([[np.mean(xt * xt), np.mean(xt)], [np.mean(xt), 1.0]])
     eigenvalues, vectors = np.linalg.eigh(hessian)
     lam_min, lam_max = (float(v) for v in eigenvalues)
-    lr_max = 2.0 / lam_max
-    e0 = np.array([data.w0 - w_star, 0.0 - b_star])
+    lr_max = stability_bound(params, lam_max)
+    e0 = np.array([(data.w0 - w_star) * std, (data.w0 - w_star) * mean - b_star])
     a = vectors.T @ e0
     initial_excess = tuple(float(v) for v in 0.5 * eigenvalues * a * a)
-    factors = tuple(float(v) for v in 1.0 - params.lr * eigenvalues)
+    factors = tuple(float(v) for v in step_factors(params, eigenvalues))
 
     result = Analysis(
         w_star=w_star,
@@ -59,9 +66,54 @@ def analyse(data: RunData, params: Params) -> Analysis:
         initial_excess=initial_excess,  # type: ignore[arg-type]
         predicted_stop_iteration=None,
     )
-    if params.threshold <= loss_floor or params.lr >= lr_max:
+    if params.threshold <= loss_floor or params.lr >= lr_max or not closed_form(params):
         return result
     return _with_prediction(result, params.threshold)
+
+
+def closed_form(params: Params) -> bool:
+    """True when the run takes plain full-batch gradient steps, whose loss the closed form above gives."""
+    return params.optimizer == "gd" and params.batch_size == 0
+
+
+def trained_units(data: RunData, params: Params) -> tuple[float, float]:
+    """Return the (mean, std) a run's x is standardised by: (0, 1) for a run that trains on x as drawn."""
+    if not params.standardize:
+        return 0.0, 1.0
+    x = data.x.astype(np.float64)
+    return float(np.mean(x)), float(np.std(x))
+
+
+def stability_bound(params: Params, lam_max: float) -> float:
+    """The largest stable lr of the run's update rule on a quadratic whose largest curvature is ``lam_max``.
+
+    gd: 2/λmax. Heavy ball: 2(1 + β)/λmax. Nesterov: 2(1 + β)/((1 + 2β) λmax). Adam has none in closed form
+    (its step is about lr whatever the curvature): inf.
+    """
+    beta = params.momentum
+    return {"gd": 2.0 / lam_max, "momentum": 2.0 * (1 + beta) / lam_max,
+            "nesterov": 2.0 * (1 + beta) / ((1 + 2 * beta) * lam_max), "adam": math.inf}[params.optimizer]
+
+
+def step_factors(params: Params, eigenvalues: np.ndarray) -> np.ndarray:
+    """What one step multiplies the error along each eigenvector by, in the long run.
+
+    gd: the signed factor 1 - lr λ. Momentum and Nesterov: the modulus of the larger root of the mode's
+    recurrence e[t+1] = (1 + β - lr λ') e[t] - β' e[t-1] (λ' = λ, β' = β for the heavy ball; Nesterov's
+    is the same with lr λ (1 + β) and β lr λ folded in). Adam: nan, it has no fixed factor.
+    """
+    lr, beta = params.lr, params.momentum
+    if params.optimizer == "gd":
+        return 1.0 - lr * eigenvalues
+    if params.optimizer == "adam":
+        return np.full(len(eigenvalues), math.nan)
+    h = lr * eigenvalues
+    if params.optimizer == "momentum":
+        trace, det = 1 + beta - h, beta * np.ones_like(h)
+    else:  # nesterov: v' = βv + g, p' = p - lr(g + βv') gives e' = (1+β)(1-h) e - β(1-h) e_prev
+        trace, det = (1 + beta) * (1 - h), beta * (1 - h)
+    roots = [np.roots([1.0, -tr, d]) for tr, d in zip(trace, det)]
+    return np.array([float(np.max(np.abs(r))) for r in roots])
 
 
 def _with_prediction(result: Analysis, threshold: float) -> Analysis:

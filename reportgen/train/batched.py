@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from reportgen.config.grid import RunSpec
+from reportgen.train.minibatch import Batches
+from reportgen.train.optim import Updates
 from reportgen.train.run import DIVERGENCE_FACTOR, RunData, Status, Trajectory
 
 if TYPE_CHECKING:  # torch is imported where it is used: reading this module (for its listing) needs none
@@ -95,14 +97,21 @@ def train_grid(
     y = torch.from_numpy(y_np).to(device)
     mask = None if uniform else (torch.arange(width, device=device)[None, :] < torch.from_numpy(sizes).to(device)[:, None]).float()
     count = torch.from_numpy(sizes.astype(np.float32)).to(device)
-    lr = per_run("lr", torch.float32)
     threshold = per_run("threshold", torch.float32)
     budget = per_run("max_iters", torch.int64)
-    w = torch.tensor([d.w0 for d in data], dtype=torch.float32, device=device).requires_grad_(True)
-    b = torch.zeros(n_runs, dtype=torch.float32, device=device, requires_grad=True)
+    w0 = torch.tensor([d.w0 for d in data], dtype=torch.float32, device=device)
+    units = Units(x, mask, count, per_run("standardize", torch.bool))
+    x = units.inputs(x)
+    w_start, b_start = units.start(w0)
+    w = w_start.clone().requires_grad_(True)
+    b = b_start.clone().requires_grad_(True)
+    updates = Updates(specs, 2, device)
+    batches = Batches(specs, sizes, width, device)
+    minibatch = batches.partial.cpu().numpy().copy()  # the runs that see a minibatch (batches forgets finished ones)
 
     t_max = int(budget.max())
     hist_loss = torch.full((t_max, n_runs), float("nan"), dtype=torch.float32, device=device)
+    hist_full = torch.full((t_max, n_runs), float("nan"), dtype=torch.float32, device=device) if batches.any else None
     hist_w = torch.empty((t_max, n_runs), dtype=torch.float32, device=device)
     hist_b = torch.empty((t_max, n_runs), dtype=torch.float32, device=device)
     length = torch.zeros(n_runs, dtype=torch.int64)
@@ -118,7 +127,10 @@ def train_grid(
         # Forward, as the course: y_pred = w * x + b; loss = mean(0.5 * (y - y_pred) ** 2).
         y_pred = torch.add(torch.mul(w[:, None], x), b[:, None])
         squared = 0.5 * (y - y_pred) ** 2
-        loss = squared.mean(dim=1) if mask is None else (squared * mask).sum(dim=1) / count
+        loss = full = squared.mean(dim=1) if mask is None else (squared * mask).sum(dim=1) / count
+        if batches.any:  # a minibatch run's step, and its stop test, see its batch's loss
+            seen = batches.mask(t)
+            loss = torch.where(batches.partial, (squared * seen).sum(dim=1) / seen.sum(dim=1).clamp(min=1), full)
         # Runs are independent, so d(sum of losses)/dw_r is exactly d(loss_r)/dw_r.
         loss.sum().backward()
 
@@ -127,28 +139,32 @@ def train_grid(
             if loss0 is None:
                 loss0 = current.clone()
             hist_loss[t].index_copy_(0, active, current)
-            hist_w[t].index_copy_(0, active, w.detach())
-            hist_b[t].index_copy_(0, active, b.detach())
+            if hist_full is not None:
+                hist_full[t].index_copy_(0, active, full.detach())
+            shown_w, shown_b = units.original(w.detach(), b.detach())
+            hist_w[t].index_copy_(0, active, shown_w)
+            hist_b[t].index_copy_(0, active, shown_b)
 
             diverged = ~torch.isfinite(current) | (current > DIVERGENCE_FACTOR * loss0)
             stopped = (current < threshold) & ~diverged
             # Update (withheld for a diverged run, so no NaN travels on), then test the old loss.
-            step = ~diverged
-            b.sub_(torch.where(step, lr * b.grad, 0.0))
-            w.sub_(torch.where(step, lr * w.grad, 0.0))
-            w.grad = None
-            b.grad = None
+            theta = updates.step(torch.stack((w.detach(), b.detach()), 1), torch.stack((w.grad, b.grad), 1), t,
+                                 ~diverged)
+            w, b = theta[:, 0], theta[:, 1]
             done = stopped | diverged | (budget <= t + 1)
 
         if progress is not None:
             progress(1)
         if not bool(done.any()):
+            w.requires_grad_(True)
+            b.requires_grad_(True)
             continue
 
         idx = torch.nonzero(done).ravel()
         runs = active[idx].cpu()
-        updated_w[runs] = w.detach()[idx].cpu()
-        updated_b[runs] = b.detach()[idx].cpu()
+        final_w, final_b = units.original(w, b)
+        updated_w[runs] = final_w[idx].cpu()
+        updated_b[runs] = final_b[idx].cpu()
         length[runs] = t + 1
         for run, is_stop, is_div in zip(runs.tolist(), stopped[idx].tolist(), diverged[idx].tolist()):
             if is_stop:
@@ -158,18 +174,23 @@ def train_grid(
         keep = ~done
         if not bool(keep.any()):
             break
-        active, x, y, lr, threshold, budget, loss0 = (
-            v[keep] for v in (active, x, y, lr, threshold, budget, loss0)
-        )
+        active, x, y, threshold, budget, loss0 = (v[keep] for v in (active, x, y, threshold, budget, loss0))
         if mask is not None:
             mask, count = mask[keep], count[keep]
-        w = w.detach()[keep].requires_grad_(True)
-        b = b.detach()[keep].requires_grad_(True)
+        units.keep(keep)
+        updates.keep(keep)
+        batches.keep(keep)
+        w = w[keep].requires_grad_(True)
+        b = b[keep].requires_grad_(True)
 
     # One transpose to (runs, iterations) so each run's history is a contiguous row,
     # one history at a time, each freed once copied: four histories in memory at most, not six.
     loss_np = hist_loss.t().contiguous().cpu().numpy()
     del hist_loss
+    full_np = None
+    if hist_full is not None:
+        full_np = hist_full.t().contiguous().cpu().numpy()
+        del hist_full
     w_np = hist_w.t().contiguous().cpu().numpy()
     del hist_w
     b_np = hist_b.t().contiguous().cpu().numpy()
@@ -185,6 +206,58 @@ def train_grid(
             b=b_np[r, : lengths[r]],
             updated_w=ws[r],
             updated_b=bs[r],
+            full_loss=full_np[r, : lengths[r]] if minibatch[r] else np.empty(0, np.float32),
         )
         for r in range(n_runs)
     ]
+
+
+class Units:
+    """Standardised inputs: a run with ``standardize`` trains on x' = (x - mean) / std, in its own (w', b').
+
+    The loss is the same function of the line either way (w' x' + b' = w x + b with w = w' / std and
+    b = b' - w' mean / std), so a standardised run starts from the course's (w0, 0) and its path is reported
+    in the original units, on the same loss surface. A run without it passes through unchanged, bit for bit.
+    """
+
+    def __init__(self, x: torch.Tensor, mask: torch.Tensor | None, count: torch.Tensor, on: torch.Tensor) -> None:
+        import torch
+
+        self.any = bool(on.any())
+        if not self.any:
+            return
+        valid = torch.ones_like(x) if mask is None else mask
+        mean = (x * valid).sum(dim=1) / count
+        std = torch.sqrt((((x - mean[:, None]) * valid) ** 2).sum(dim=1) / count)
+        self.on = on
+        self.mean = torch.where(on, mean, 0.0)
+        self.std = torch.where(on, std, 1.0)
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the x each run trains on."""
+        import torch
+
+        if not self.any:
+            return x
+        return torch.where(self.on[:, None], (x - self.mean[:, None]) / self.std[:, None], x)
+
+    def start(self, w0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the trained coordinates of the course's start (w0, 0)."""
+        import torch
+
+        if not self.any:
+            return w0, torch.zeros_like(w0)
+        return torch.where(self.on, w0 * self.std, w0), torch.where(self.on, w0 * self.mean, 0.0)
+
+    def original(self, w: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return trained coordinates in the original units."""
+        import torch
+
+        if not self.any:
+            return w, b
+        return torch.where(self.on, w / self.std, w), torch.where(self.on, b - w * self.mean / self.std, b)
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Drop the runs that finished."""
+        if self.any:
+            self.on, self.mean, self.std = self.on[rows], self.mean[rows], self.std[rows]

@@ -5,7 +5,7 @@ These are the types every later stage reads; this module imports none of the sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Sequence
 
@@ -56,6 +56,13 @@ class Trajectory:
     b: np.ndarray  # b that produced loss[t]
     updated_w: float  # w after the last update applied: what the course's variable holds when the loop ends
     updated_b: float
+    # A minibatch run's loss over all its points, per iteration (``loss`` is its batch's); empty for a full batch.
+    full_loss: np.ndarray = field(default_factory=lambda: np.empty(0, np.float32))
+
+    @property
+    def loss_of_all_points(self) -> np.ndarray:
+        """The loss over every point at each iteration: ``loss`` itself unless the run took minibatches."""
+        return self.full_loss if len(self.full_loss) else self.loss
 
     @property
     def iterations_run(self) -> int:

@@ -19,20 +19,22 @@ from reportgen.infra.codec import SchemaError, decode, encode, scalars
 from reportgen.train.run import Analysis, RunData, RunResult, Trajectory
 
 KIND = "train"
-SCHEMA = 1
+SCHEMA = 2  # 2: full_loss, a minibatch run's loss over all its points
 ARRAYS = "runs.npz"
 PER_POINT = ("x", "y")
 PER_ITERATION = ("loss", "w", "b")
+PER_MINIBATCH = ("full_loss",)  # per iteration of a minibatch run, empty for the others
 
 
 def store_runs(cache: Cache, key: str, results: Sequence[RunResult]) -> None:
     """Store trained and analysed runs as cache entry ``key``."""
     def write(folder: Path) -> dict[str, Any]:
         arrays: dict[str, Callable[[], np.ndarray]] = {
-            "lengths": lambda: np.array([[len(r.data.x), r.trajectory.iterations_run] for r in results], np.int64)}
+            "lengths": lambda: np.array([[len(r.data.x), r.trajectory.iterations_run, len(r.trajectory.full_loss)]
+                                         for r in results], np.int64)}
         for name in PER_POINT:
             arrays[name] = lambda name=name: np.concatenate([getattr(r.data, name) for r in results])
-        for name in PER_ITERATION:
+        for name in (*PER_ITERATION, *PER_MINIBATCH):
             arrays[name] = lambda name=name: np.concatenate([getattr(r.trajectory, name) for r in results])
         write_npz(folder / ARRAYS, arrays)
         return {"schema": SCHEMA, "runs": [{"id": r.id, "data": scalars(r.data), "trajectory": scalars(r.trajectory),
@@ -67,14 +69,15 @@ def _decode(meta: dict[str, Any], path: Path, specs: Sequence[RunSpec]) -> list[
     if meta["schema"] != SCHEMA or not isinstance(runs, list) or len(runs) != len(specs):
         raise SchemaError("not this version's list of runs")
     with np.load(path, allow_pickle=False) as npz:
-        if sorted(npz.files) != sorted(("lengths", *PER_POINT, *PER_ITERATION)):
+        if sorted(npz.files) != sorted(("lengths", *PER_POINT, *PER_ITERATION, *PER_MINIBATCH)):
             raise SchemaError(f"{ARRAYS} holds {sorted(npz.files)}")
         arrays = {name: npz[name] for name in npz.files}
     lengths = arrays.pop("lengths")
-    if lengths.dtype != np.int64 or lengths.shape != (len(specs), 2) or (lengths < 1).any():
+    if lengths.dtype != np.int64 or lengths.shape != (len(specs), 3) or (lengths[:, :2] < 1).any() \
+            or not ((lengths[:, 2] == 0) | (lengths[:, 2] == lengths[:, 1])).all():
         raise SchemaError("bad lengths")
     for name, array in arrays.items():
-        column = 0 if name in PER_POINT else 1
+        column = 0 if name in PER_POINT else 2 if name in PER_MINIBATCH else 1
         if array.dtype != np.float32 or array.shape != (int(lengths[:, column].sum()),):
             raise SchemaError(f"{name}: {array.dtype} {array.shape} does not match the lengths")
     ends = np.cumsum(lengths, axis=0)
@@ -87,7 +90,7 @@ def _decode(meta: dict[str, Any], path: Path, specs: Sequence[RunSpec]) -> list[
         if lengths[i, 0] != spec.params.n_points:
             raise SchemaError(f"{spec.id}: {lengths[i, 0]} data points, not {spec.params.n_points}")
         cut = {name: arrays[name][ends[i, c] - lengths[i, c]: ends[i, c]]
-               for c, names in enumerate((PER_POINT, PER_ITERATION)) for name in names}
+               for c, names in enumerate((PER_POINT, PER_ITERATION, PER_MINIBATCH)) for name in names}
         data = decode(RunData, run["data"], cut)
         trajectory = decode(Trajectory, run["trajectory"], cut)
         results.append(RunResult(spec=spec, data=data, trajectory=trajectory, analysis=decode(Analysis, run["analysis"])))
