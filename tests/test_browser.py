@@ -26,6 +26,8 @@ from reportgen.core.i18n import catalog_path
 from reportgen.figures.dag import EDGE_FONT_PX
 from reportgen.figures.loss_chart import FONT_PX as CHART_FONT_PX
 from reportgen.figures.plots import HEATMAP_SMALLEST_PT, NARROW, WIDE
+from reportgen.figures.paths import NARROW as PATHS_NARROW
+from reportgen.figures.paths import WIDE as PATHS_WIDE
 from reportgen.media.plan import FONT_PT
 from reportgen.site.serve import SiteHandler
 
@@ -181,14 +183,15 @@ def test_readable_at_phone_and_desktop_width(browser, site, server, width):
     smallest = FONT_PT * dpi / 72  # px in the frame: every text of a frame has this size
     shown = page.evaluate("[...document.querySelectorAll('.frame')].filter(v => v.checkVisibility())"
                           ".map(v => [v.getBoundingClientRect().width, +v.getAttribute('width')])")
-    assert len(shown) == 3  # the animated runs each explorer shows first: threshold 1, slope 2, lr 0.01
+    assert len(shown) == 4  # the animated runs each explorer shows first: threshold 1, slope 2, lr 0.01, remedies' gd
     for css_width, frame_width in shown:
         assert css_width * smallest / frame_width >= 9, (width, css_width, frame_width)
         if width >= 1280:
             assert css_width >= 760, css_width
     # So is the text of every figure shown: its smallest (a legend, a threshold's label, a tick) at the figure's own
     # size, scaled as shown. A phone gets the narrow drawing, whose text barely shrinks; a laptop the wide one.
-    smallest_px = {"loss": (WIDE.smallest_px, NARROW.smallest_px), "curve": (CHART_FONT_PX, CHART_FONT_PX)}
+    smallest_px = {"loss": (WIDE.smallest_px, NARROW.smallest_px), "curve": (CHART_FONT_PX, CHART_FONT_PX),
+                   "paths": (PATHS_WIDE.smallest_px, PATHS_NARROW.smallest_px)}
     figures = page.evaluate("""async () => Promise.all([...document.querySelectorAll('figure.overlay img, figure.chart img')]
         .filter(i => i.checkVisibility()).map(async i => { i.loading = 'eager'; await i.decode();
             return [i.currentSrc.split('/').pop(), i.getBoundingClientRect().width, i.naturalWidth]; }))""")
@@ -205,7 +208,8 @@ def test_readable_at_phone_and_desktop_width(browser, site, server, width):
             const box = e.parentElement;
             return [e.closest('figure').className || 'graph', e.getBoundingClientRect().width,
                     e.naturalWidth || +e.getAttribute('width'), box.scrollWidth > box.clientWidth]; }))""")
-    assert sorted(kind for kind, *_ in diagrams) == ["graph", "graph", "heatmap"], diagrams
+    # Heatmaps: slope × lr, optimizer × standardize, batch size × lr, momentum × lr.
+    assert sorted(kind for kind, *_ in diagrams) == ["graph", "graph", *["heatmap"] * 4], diagrams
     for kind, css_width, natural_width, scrolls in diagrams:
         text = smallest_px[kind] * css_width / natural_width
         assert text >= 9 and scrolls == (width < 576), (width, kind, round(text, 1), scrolls)
@@ -359,10 +363,11 @@ def test_the_pdf_has_the_stop_iterations_and_a_filmstrip_for_every_video(portabl
         assert not [u for u in uris if ".building-" in u or u.startswith("file:")], uris[:5]
         assert ".building-" not in text and "(results.json)" in text
         # Each animated run's key iterations print (the printer opens their tables), and no run takes two pages
-        # of its own: the build printed 48 pages before runs flowed and their duplicate loss charts went.
+        # of its own: the build printed 48 pages before runs flowed and their duplicate loss charts went (36 then).
+        # The remedies added 3 sweeps and a section: their 6 animated runs print a page each, the rest about 5.
         videos = (portable.out / lang / "index.html").read_text("utf-8").count("<video")
         if lang == "en":
-            assert text.count("Key iterations of") >= videos and pages <= 40
+            assert text.count("Key iterations of") >= videos and pages <= 48
         html = (portable.out / lang / "index.html").read_text("utf-8")
         expected = filmstrip_sizes(html)
         assert len(expected) == html.count("<video")  # each video has its filmstrip

@@ -39,8 +39,10 @@ def test_results_json_has_every_field(tiny):
                     "predicted_stop_iteration", "loss_history"):
             assert key in run, key
         assert set(run["params"]) == {"slope", "intercept", "threshold", "lr", "max_iters", "seed",
-                                      "n_points", "noise", "x_max"}
+                                      "n_points", "noise", "x_max", "optimizer", "momentum", "beta1", "beta2", "eps",
+                                      "standardize", "batch_size"}
         assert len(run["loss_history"]) == run["iterations_run"] and run["loss_history_iterations"] is None
+        assert run["full_loss_history"] is None  # every point in every step: loss_history is the whole loss
     assert runs["thr__threshold-10"]["stop_iteration"] == 0
     # "final" is one state: the last iteration's w and b, and the loss at exactly those values.
     for run in runs.values():
@@ -114,7 +116,7 @@ def test_init_writes_a_config_that_builds_the_default(tmp_path):
     for f in options_of(Params):
         assert f"\n{f.name} = " in text and f.metadata["doc"] in text
     config = load_config(path)
-    assert config.defaults == Params() and len(config.sweeps) == 4 and not config.builtin
+    assert config.defaults == Params() and len(config.sweeps) == 7 and not config.builtin
     assert main(["init", str(path)]) == 2  # refuses to overwrite
     assert main(["init", str(path), "--force"]) == 0
 

@@ -42,7 +42,10 @@ def test_each_sweep_shows_the_course_run_first_where_it_holds_it(default_runs):
     first = {name: course_run(specs, Params()).varied for name, specs in by_sweep.items()}
     assert first == {"threshold": {"threshold": 1.0}, "slope": {"slope": 2.0},
                      "learning-rate": {"lr": 0.01},  # 0.05 is not in this sweep: its first run
-                     "slope-lr": {"slope": 2.0, "lr": 0.05}}
+                     "slope-lr": {"slope": 2.0, "lr": 0.05},
+                     "remedies": {"optimizer": "gd", "standardize": False},  # the course's rule on raw x
+                     "minibatch": {"batch_size": 1, "lr": 0.1},  # no run takes every point: its first run
+                     "momentum-lr": {"momentum": 0.9, "lr": 0.05}}  # β 0.9 is the default
     groups = radio_groups("slope-lr", by_sweep["slope-lr"], course_run(by_sweep["slope-lr"], Params()))
     assert [g.key for g in groups] == ["slope", "lr"]
     assert [c.value for c in groups[1].choices][:3] == ["0.005", "0.01", "0.02"]

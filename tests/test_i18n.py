@@ -96,7 +96,8 @@ def test_only_the_built_in_config_is_translated():
     zh = translations("zh-CN")
     default = load_config().translated(zh.gettext)
     assert default.title == "线性回归的梯度下降"
-    assert [s.title for s in default.sweeps] == ["停止阈值", "真实斜率", "学习率", "斜率 × 学习率"]
+    assert [s.title for s in default.sweeps] == ["停止阈值", "真实斜率", "学习率", "斜率 × 学习率", "改进方法", "小批量",
+                                               "动量 × 学习率"]
     assert default.text == load_config().text  # the config listing stays as written
     mine = parse_config('title = "True slope"\n[[sweep]]\nname = "s"\ntitle = "Learning rate"\nvary = { slope = [1.0] }\n',
                         source="mine.toml")

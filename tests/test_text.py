@@ -173,5 +173,6 @@ def test_a_build_where_the_rule_holds_claims_it_and_shows_no_counter_case(tmp_pa
     holds = TINY.replace("lr = [0.05, 0.057]", "lr = [0.05]").replace('animate = "none"', 'animate = "none"\n')
     html = build_project(tmp_path, holds.replace("[render]\n", "[render]\nformats = []\n")).html
     assert counter_case(html) == []
-    assert "The stop iteration falls as the slope grows at lr = 0.05." in html
+    # lr has one value here: a setting of the sweep, not a dimension, so the sentence names no lr.
+    assert "Here the stop iteration falls as the slope grows: " in html
     assert "The rule fails" not in html

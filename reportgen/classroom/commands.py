@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from reportgen.classroom.roster import read_roster
 from reportgen.classroom.secret import SECRET_ENV, class_secret
+from reportgen.config.document import toml_value
 from reportgen.config.load import load_config
 from reportgen.config.schema import Config
 from reportgen.core import languages
-from reportgen.core.formatting import param
 from reportgen.infra import output
 from reportgen.infra.errors import ConfigError
 
@@ -53,7 +53,7 @@ def cmd_class(args: argparse.Namespace) -> int:
 def student_config(v: Variant, homework: Homework, config: Config) -> str:
     """The config of one student's own report: their data, and the homework's two sweeps."""
     d = config.defaults.replace(seed=v.seed, slope=v.slope, intercept=v.intercept)
-    defaults = "\n".join(f"{k} = {param(x) if isinstance(x, (int, float)) else x}" for k, x in d.to_dict().items())
+    defaults = "\n".join(f"{k} = {toml_value(x)}" for k, x in d.to_dict().items())
     thresholds = ", ".join(repr(t) for t in homework.thresholds)
     slopes = ", ".join(repr(s) for s in homework.slopes)
     return (f'title = "Your homework: {v.id}"\n\n[defaults]\n{defaults}\n\n'

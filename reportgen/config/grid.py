@@ -44,11 +44,12 @@ def expand_grid(config: Config) -> list[RunSpec]:
         grid = [dict(zip(keys, values)) for values in itertools.product(*(sweep.vary[k] for k in keys))]
         chosen, missing = animated_runs(sweep, grid)
         problems += [f"{config.source}: sweep[{index}].animate: {m}" for m in missing]
-        for i, varied in enumerate(grid):
+        for i, values in enumerate(grid):
+            varied = {k: values[k] for k in sweep.dimensions}
             spec = RunSpec(
                 id=run_id(sweep.name, varied),
                 sweep=sweep.name,
-                params=config.defaults.replace(**varied),
+                params=config.defaults.replace(**values),
                 varied=varied,
                 animate=i in chosen,
             )
@@ -75,7 +76,7 @@ def animated_runs(sweep: Sweep, grid: list[dict[str, Any]]) -> tuple[set[int], l
         ends = {k: {v[0], v[-1]} for k, v in sweep.vary.items()}
         return {i for i, g in enumerate(grid) if all(g[k] in ends[k] for k in g)}, []
     chosen, missing = set(), []
-    ids = [run_id(sweep.name, g) for g in grid]
+    ids = [run_id(sweep.name, {k: g[k] for k in sweep.dimensions}) for g in grid]
     for pick in mode:
         if isinstance(pick, str):
             hits = [i for i, rid in enumerate(ids) if rid == pick]

@@ -134,7 +134,7 @@ def sweep_layout(sweep: Sweep, specs: Sequence[RunSpec], course: Params) -> Swee
     groups = radio_groups(sweep.name, specs, first) if first is not None and explored else ()
     return SweepLayout(
         sweep=sweep, run_ids=tuple(s.id for s in specs), explored=explored, tabulated=tabulated(n),
-        overlaid=overlaid(n), heatmap=n > 0 and len(sweep.vary) == 2, first=first.id if first else "",
+        overlaid=overlaid(n), heatmap=n > 0 and len(sweep.dimensions) == 2, first=first.id if first else "",
         groups=groups, picks={s.id: picks(s, groups) for s in specs},
         cards=frozenset(s.id for s in specs if explored or s.animate),
     )

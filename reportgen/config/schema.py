@@ -175,6 +175,15 @@ class Sweep:
                 f"\"auto\": all runs of a sweep of at most {ANIMATE_LIMIT}, else its corners.")
 
 
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The keys its runs differ in: those given several values (every key when none is).
+
+        A key given one value is a setting of the whole sweep: it sets every run but names none.
+        """
+        return tuple(k for k, v in self.vary.items() if len(v) > 1) or tuple(self.vary)
+
+
 @dataclass(frozen=True)
 class Config:
     """A validated config: the top-level keys, then the tables."""

@@ -24,6 +24,8 @@ GRID = "#e6eaee"
 #: A heatmap cell of a run that did not stop: face, hatching and hatch colour, told apart without colour too.
 BUDGET_EXHAUSTED_CELL = ("#c8c8c8", "//", "#4d4d4d")
 DIVERGED_CELL = ("#8b1a1a", "xx", "#f4c7c7")
+#: Several runs' paths on one surface (the remedies): Okabe-Ito colours, told apart by colour-blind readers too.
+SERIES = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442")
 #: The graphs' boxes (fill, stroke) by kind of node, their arrows, their text and their edge labels.
 GRAPH_NODE = {"function": ("#e8f0fb", "#3b6ea8"), "tensor": ("#e8f0fb", "#3b6ea8"),
               "leaf": ("#fde3b8", "#b06400"), "input": ("#eeeeee", "#777777")}

@@ -21,6 +21,8 @@ from reportgen.figures.loss_chart import NARROW_WIDTH, WIDTH, loss_chart_svg
 from reportgen.figures.svg import CellLink, inline_svg
 from reportgen.infra.cache import Cache, content_key
 from reportgen.teach.evidence import Graph, GraphEvidence
+from reportgen.teach.regimes import regime_map
+from reportgen.teach.remedies import COMPARED, uses_remedy
 from reportgen.teach.sweeps import slope_trends
 from reportgen.teach.theory import StudentAnswer
 from reportgen.train.run import RunResult, Status, course_result
@@ -31,6 +33,7 @@ AUTOGRAD_CAPTION = N_("autograd graph: grad_fn nodes, arrows follow next_functio
 FORWARD_TITLE = N_("Data-flow graph of the course loss")
 FORWARD_CAPTION = N_("data view: tensors are nodes, operations label the arrows")
 LEAF = N_("leaf")
+
 #: What a heatmap cell's link says about its run.
 CELL_TITLES = {Status.STOPPED: N_("%(label)s: stopped at iteration %(t)s"),
                Status.DIVERGED: N_("%(label)s: diverged at iteration %(t)s"),
@@ -77,11 +80,12 @@ class Figures:
     excess: Figure | None = None  # and its loss above the floor, log scale
     step: Figure | None = None  # one gradient step of the course run on its loss surface
     slopes: Mapping[str, Figure] = field(default_factory=dict)  # by sweep: each slope's start error, split in two
+    paths: Mapping[str, Figure] = field(default_factory=dict)  # by sweep: the remedies' paths on one loss surface
 
     def all(self) -> list[Figure]:
         """Return every figure to write as a file."""
-        graphs = [f for f in (self.autograd, self.forward, self.window, self.excess, self.step, *self.slopes.values())
-                  if f is not None]
+        graphs = [f for f in (self.autograd, self.forward, self.window, self.excess, self.step, *self.slopes.values(),
+                                    *self.paths.values()) if f is not None]
         figures = [*self.overlays.values(), *self.heatmaps.values(), *graphs, *self.charts.values()]
         return [g for f in figures if not f.inline for g in (f, f.narrow) if g is not None]
 
@@ -104,11 +108,13 @@ def draw_figures(config: Config, results: Sequence[RunResult], layouts: Mapping[
                 cache, f"loss-{sweep.name}", [lang, sweep.title, params],
                 lambda narrow: plots().loss_overlay_svg(sweep.title, runs, tr, plots().NARROW if narrow else plots().WIDE))
         if layout.heatmap:
-            keys = tuple(sweep.vary)
+            keys = sweep.dimensions
             links = cell_links(runs, layout, tr) if layout.explored else []
-            payload = [lang, sweep.title, keys, params, [list(vars(link).values()) for link in links]]
+            regimes = regime_map(runs, keys)
+            cells = regimes.cells if regimes else None
+            payload = [lang, sweep.title, keys, params, [list(vars(link).values()) for link in links], cells is not None]
             figure = _cached(cache, f"heatmap-{sweep.name}.svg", payload,
-                             lambda: plots().heatmap_svg(sweep.title, keys, runs, tr, links))
+                             lambda: plots().heatmap_svg(sweep.title, keys, runs, tr, links, cells))
             heatmaps[sweep.name] = Figure(figure.name, figure.svg, inline=layout.explored)
         # The loss curve of each run with a card, among its sweep's when the sweep is overlaid. Cached like the
         # overlay: a run's parameters (its seed among them) decide its loss curve.
@@ -140,7 +146,21 @@ def draw_figures(config: Config, results: Sequence[RunResult], layouts: Mapping[
             if not trend.fixed and trend.errors and trend.same_start:
                 slopes[sweep.name] = _cached(cache, f"slopes-{sweep.name}.svg", [lang, repr(trend)],
                                              lambda: _slopes().slope_errors_svg(trend, tr))
-    return Figures(overlays, heatmaps, autograd, forward, charts, window, excess, step, slopes)
+    paths = {}
+    for sweep in config.sweeps:
+        runs = [r for r in results if r.spec.sweep == sweep.name]
+        if remedies_compared(runs):
+            paths[sweep.name] = _cached_twice(
+                cache, f"paths-{sweep.name}", [lang, sweep.title, [r.spec.params.to_dict() for r in runs]],
+                lambda narrow: _paths().paths_svg(sweep.title, runs, tr, _paths().NARROW if narrow else _paths().WIDE))
+    return Figures(overlays, heatmaps, autograd, forward, charts, window, excess, step, slopes, paths)
+
+
+def remedies_compared(runs: Sequence[RunResult]) -> bool:
+    """A sweep whose runs share their data and differ in how they train: their paths fit on one surface."""
+    return 1 < len(runs) <= COMPARED and any(uses_remedy(r) for r in runs) \
+        and len({(r.spec.params.seed, r.spec.params.n_points, r.spec.params.x_max, r.spec.params.slope,
+                  r.spec.params.intercept, r.spec.params.noise) for r in runs}) == 1
 
 
 def cell_links(runs: Sequence[RunResult], layout: SweepLayout, tr: Translations) -> list[CellLink]:
@@ -170,6 +190,12 @@ def _cached_twice(cache: Cache, stem: str, payload: object, draw: Callable[[bool
     """Return the figure ``<stem>.svg`` with its drawing for a phone, ``<stem>.narrow.svg``; ``draw(narrow)``."""
     narrow = _cached(cache, f"{stem}.narrow.svg", payload, lambda: draw(True))
     return replace(_cached(cache, f"{stem}.svg", payload, lambda: draw(False)), narrow=narrow)
+
+
+def _paths():
+    """Import the paths' figure (and matplotlib) only when it must really be drawn."""
+    from reportgen.figures import paths
+    return paths
 
 
 def _slopes():

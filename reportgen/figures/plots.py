@@ -21,6 +21,7 @@ from reportgen.core.formatting import num, param, run_label  # noqa: E402
 from reportgen.core.i18n import Translations  # noqa: E402
 from reportgen.core.sampling import evenly_spaced  # noqa: E402
 from reportgen.figures.svg import CellLink, link_cells  # noqa: E402
+from reportgen.teach.regimes import Cell, oscillation_bound  # noqa: E402
 from reportgen.teach.stops import modes_of  # noqa: E402
 from reportgen.train.run import RunResult, Status  # noqa: E402
 
@@ -120,22 +121,26 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
 
 
 def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], tr: Translations,
-                links: Sequence[CellLink] = ()) -> str:
+                links: Sequence[CellLink] = (), regimes: Sequence[Cell] | None = None) -> str:
     """Draw a 2-D sweep as a heatmap of stop iterations, statuses told apart, bounds overlaid.
 
     ``links``: one per run, in order, to make each cell a link to its run with a title, and a ring
-    that the page shows around the selected cell.
+    that the page shows around the selected cell. ``regimes``: one per run, in order: each cell then carries
+    its measured regime's letter (* where theory predicted another), and the oscillation edge is drawn too.
     """
-    words = {"colorbar": tr.gettext("iterations to stop"), "bound": tr.gettext("stability bound 2/λmax"),
+    plain = all(r.spec.params.optimizer == "gd" for r in results)
+    words = {"colorbar": tr.gettext("iterations to stop"),
+             "bound": tr.gettext("stability bound 2/λmax") if plain else tr.gettext("stability bound of the rule"),
              "floor": tr.gettext("loss floor"), "budget": tr.gettext("budget exhausted"),
-             "diverged": tr.gettext("diverged")}
+             "diverged": tr.gettext("diverged"), "edge": tr.gettext("overshoots from here (theory)"),
+             "key": tr.gettext("M monotone, O oscillating, D diverging, B budget exhausted; * theory differs")}
     title = drawable(title)
     with fonts_for(title, *words.values()):
-        return _heatmap_svg(title, keys, results, words, links)
+        return _heatmap_svg(title, keys, results, words, links, regimes)
 
 
 def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], words: dict[str, str],
-                 links: Sequence[CellLink]) -> str:
+                 links: Sequence[CellLink], regimes: Sequence[Cell] | None = None) -> str:
     from matplotlib import patheffects
     from matplotlib.colors import ListedColormap, LogNorm
     from matplotlib.patches import Patch, Rectangle
@@ -169,26 +174,40 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
                                        edgecolor=ink, lw=0))
     for n, (r, link) in enumerate(zip(results, links)):
         i, j = rows.index(r.spec.varied[row_key]), cols.index(r.spec.varied[col_key])
-        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="none", gid=f"cell-{n}", url=link.href))
-        ax.add_patch(Rectangle((j - 0.44, i - 0.44), 0.88, 0.88, fill=False, edgecolor="white", lw=2.5, gid=f"ring-{n}",
+        # Above everything drawn in the cell (its letter too), so that a click anywhere in it follows the link.
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="none", gid=f"cell-{n}", url=link.href,
+                               zorder=6))
+        ax.add_patch(Rectangle((j - 0.44, i - 0.44), 0.88, 0.88, fill=False, edgecolor="white", lw=2.5, gid=f"ring-{n}", zorder=6,
                                path_effects=[patheffects.withStroke(linewidth=5, foreground="black")]))
     if finite.size:
         fig.colorbar(image, ax=ax, label=words["colorbar"])
 
-    # Where theory puts the edges: lr = 2/lambda_max, and threshold = loss floor.
-    bounds = {"lr": lambda r: r.analysis.lr_max, "threshold": lambda r: r.analysis.loss_floor}
-    for axis_key, other_key, values, others in ((col_key, row_key, cols, rows), (row_key, col_key, rows, cols)):
-        if axis_key not in bounds or len(values) < 2:
+    if regimes is not None:
+        for r, cell in zip(results, regimes):
+            i, j = rows.index(r.spec.varied[row_key]), cols.index(r.spec.varied[col_key])
+            dark = status[i, j] == codes[Status.DIVERGED] or (
+                status[i, j] == codes[Status.STOPPED] and norm is not None and norm(stop[i, j]) < 0.6)
+            ax.text(j, i, cell.measured.letter + ("" if cell.agrees else "*"), ha="center", va="center",
+                    fontsize=HEATMAP_SMALLEST_PT, color="white" if dark else "black", fontweight="bold", zorder=4)
+
+    # Where theory puts the edges: lr = the rule's stability bound (2/lambda_max for gd), threshold = loss floor,
+    # and on a regime map the lr from which the steep direction overshoots.
+    edges = [("lr", lambda r: r.analysis.lr_max, words["bound"], "--"),
+             ("threshold", lambda r: r.analysis.loss_floor, words["floor"], "--")]
+    if regimes is not None:
+        edges.append(("lr", oscillation_bound, words["edge"], ":"))
+    for (axis_key, other_key, values, others), (key, bound, label, dash) in (
+            (axes, edge) for axes in ((col_key, row_key, cols, rows), (row_key, col_key, rows, cols)) for edge in edges):
+        if axis_key != key or len(values) < 2:
             continue
         positions = []
         for other in others:
             run = next(r for r in results if r.spec.varied[other_key] == other)
-            positions.append(float(np.interp(bounds[axis_key](run), values, np.arange(len(values)), left=np.nan, right=np.nan)))
+            positions.append(float(np.interp(bound(run), values, np.arange(len(values)), left=np.nan, right=np.nan)))
         # Each cell spans index ± 0.5: run the line across whole cells, as steps.
         line = np.repeat(np.arange(len(others)), 2) + np.tile([-0.5, 0.5], len(others))
         positions = np.repeat(positions, 2)
-        label = words["bound"] if axis_key == "lr" else words["floor"]
-        style = {"color": "white", "ls": "--", "lw": 2, "label": label,
+        style = {"color": "white", "ls": dash, "lw": 2, "label": label,
                  "path_effects": [patheffects.withStroke(linewidth=4, foreground="black")]}
         if axis_key == col_key:
             ax.plot(positions, line, **style)
@@ -202,8 +221,13 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
     handles = [Patch(facecolor=color, hatch=hatch, edgecolor=ink, lw=0, label=words[key])
                for key, (color, hatch, ink) in zip(("budget", "diverged"), STATUS_STYLE.values())]
     handles += ax.get_legend_handles_labels()[0]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=HEATMAP_SMALLEST_PT, frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    below = 0.0
+    if regimes is not None:  # the letters' key on a line of its own, under the legend
+        fig.text(0.5, 0.01, words["key"], ha="center", va="bottom", fontsize=HEATMAP_SMALLEST_PT)
+        below = 0.05
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, below), ncol=3, fontsize=HEATMAP_SMALLEST_PT,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.08 + below * 1.6, 1, 1))
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "reportgen"})

@@ -22,7 +22,7 @@ from reportgen.infra.sources import templates_dir
 from reportgen.media.plan import FIGSIZE
 from reportgen.site.views import PageView
 from reportgen.site.webfont import WebFont
-from reportgen.teach.stops import Mode, StopCase
+from reportgen.teach.stops import RULES, Mode, StopCase
 from reportgen.train.run import DIVERGENCE_FACTOR, Status
 
 #: The Content-Security-Policy of a site's pages: the site's own files only, and no scripts.
@@ -77,7 +77,7 @@ def make_environment(lang: str = DEFAULT, compiled: bool = False) -> jinja2.Envi
     env.filters["status"] = lambda status: tr.gettext(Status(status).label)
     env.filters["power_of_ten"] = power_of_ten
     env.filters["commas"] = lambda items: Markup(escape(tr.gettext(", "))).join(items)
-    env.globals.update(Status=Status, StopCase=StopCase, Mode=Mode, LANGUAGES=LANGUAGES,
+    env.globals.update(Status=Status, StopCase=StopCase, Mode=Mode, LANGUAGES=LANGUAGES, RULES=RULES,
                        DIVERGENCE_FACTOR=DIVERGENCE_FACTOR, **LAYOUT)
     return env
 

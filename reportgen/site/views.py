@@ -32,6 +32,8 @@ from reportgen.site.embed import data_uri
 from reportgen.site.explorer import explorer_css
 from reportgen.teach.checkpoints import Checkpoint, checkpoints
 from reportgen.teach.evidence import GraphEvidence, source_of
+from reportgen.teach.regimes import RegimeMap, regime_map
+from reportgen.teach.remedies import Remedies, remedies
 from reportgen.teach.stops import StopExplanation
 from reportgen.teach.sweeps import (
     LrProducts,
@@ -95,6 +97,8 @@ class SweepView:
     modes: tuple[ModeRow, ...]
     overlay: Figure | None
     heatmap: Figure | None
+    paths: Figure | None = None  # every run's path on one loss surface, for a sweep that compares remedies
+    regimes: RegimeMap | None = None  # a 2-D sweep over lr: each run's regime, predicted and measured
 
     @property
     def animated(self) -> tuple[RunView, ...]:
@@ -160,6 +164,7 @@ class PageView:
     explorer_css: str  # the rules that make this page's explorers follow their radio buttons
     student_settle: int | None = None  # where this report's own animation of the student's run looks finished
     checkpoints: tuple[Checkpoint, ...] = ()  # predict-then-reveal questions, in page order, each with its place
+    remedies: Remedies | None = None  # standardising, momentum, Adam and minibatches, from the runs that use them
 
 
 def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequence[RunResult],
@@ -187,8 +192,10 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
             modes=tuple(mode_rows(runs)),
             overlay=figures.overlays.get(sweep.name),
             heatmap=figures.heatmaps.get(sweep.name),
+            paths=figures.paths.get(sweep.name),
+            regimes=regime_map(runs, sweep.dimensions) if layout.heatmap else None,
         ))
-    tables = tuple(s for s in sweeps if len(s.sweep.vary) == 1 and s.tabulated)
+    tables = tuple(s for s in sweeps if len(s.sweep.dimensions) == 1 and s.tabulated)
     return PageView(
         lang=lang,
         switch=tuple((code, LANGUAGES[code]) for code in languages if code != lang),
@@ -212,6 +219,7 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
         explorer_css=explorer_css([g for s in sweeps for g in s.groups]),
         student_settle=stops[theory.student.run_id].settle_iteration if theory.student else None,
         checkpoints=checkpoints(config, results, theory.student, evidence, tr),
+        remedies=remedies(results),
     )
 
 

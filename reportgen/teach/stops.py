@@ -47,6 +47,9 @@ class Mode(StrEnum):
         return _MODE_LABELS[self]
 
 
+#: Each update rule in words (English msgids: translate them where they are shown).
+RULES = {"gd": N_("plain gradient descent"), "momentum": N_("heavy-ball momentum"),
+         "nesterov": N_("Nesterov momentum"), "adam": N_("Adam")}
 _MODE_LABELS = {Mode.SLOW: N_("the slow mode"), Mode.FAST: N_("the fast mode"), Mode.BOTH: N_("both modes")}
 
 
@@ -141,6 +144,9 @@ class StopExplanation:
     growth: float | None  # an unstable run's loss grows about this much per step: factor_fast ** 2
     course_loss: float | None  # the loss the course's loop (no divergence rule) would reach at its last iteration
     closed_form: bool = True  # plain full-batch gradient steps: the closed form's predictions apply
+    rule: str = "gd"  # the update rule (the optimizer option)
+    batch_size: int = 0  # points per step; 0: all
+    full_final_loss: float | None = None  # a minibatch run's last loss over all its points
 
     @property
     def updates_before_stop(self) -> int | None:
@@ -197,4 +203,7 @@ def explain_stop(result: RunResult, settle_iteration: int | None = None) -> Stop
         growth=growth,
         course_loss=course_loss,
         closed_form=closed_form(p),
+        rule=p.optimizer,
+        batch_size=p.batch_size,
+        full_final_loss=float(t.full_loss[-1]) if len(t.full_loss) and math.isfinite(t.full_loss[-1]) else None,
     )
