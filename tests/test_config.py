@@ -35,10 +35,12 @@ def test_default_config_holds_the_homework(default_config, default_specs):
     assert (course.slope, course.intercept, course.lr, course.seed, course.threshold) == (2.0, 5.0, 0.05, 10, 1.0)
     assert default_config.render.frame_every == 1  # every iteration is a frame of the MP4
     assert default_config.render.formats == ("gif", "mp4")
-    assert len({s.id for s in default_specs}) == len(default_specs) == 51
+    assert len({s.id for s in default_specs}) == len(default_specs) == 51 + 6 + 6 + 27
     heat = [s for s in default_specs if s.sweep == "slope-lr"]
     assert len(heat) == 40 and sum(s.animate for s in heat) == 4  # corners only
-    assert all(s.animate for s in default_specs if s.sweep != "slope-lr")
+    # The remedies animate every run; the minibatch and regime sweeps are read from their figures and tables.
+    assert all(s.animate for s in default_specs if s.sweep not in ("slope-lr", "minibatch", "momentum-lr"))
+    assert not any(s.animate for s in default_specs if s.sweep in ("minibatch", "momentum-lr"))
 
 
 def test_grid_is_a_cartesian_product():
