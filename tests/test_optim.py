@@ -64,6 +64,17 @@ def test_every_update_rule_matches_torch_optim_over_100_steps():
             assert error <= 1e-6, f"{spec.id}: {name} differs from torch.optim by {error:.2e}"
 
 
+def test_adam_runs_with_their_own_betas_match_torch_optim_too():
+    text = GRID.replace('optimizer = ["gd", "momentum", "nesterov", "adam"], standardize = [false, true], ',
+                        'optimizer = ["adam"], beta1 = [0.8, 0.95], beta2 = [0.99, 0.999], ')
+    specs = expand_grid(parse_config(text))
+    data = draw_data(specs)
+    for spec, d, t in zip(specs, data, train_grid(specs, data)):  # no two runs share both betas
+        ws, bs = reference(spec, d)
+        assert np.max(np.abs(t.w - ws) / np.maximum(1.0, np.abs(ws))) <= 1e-6, spec.id
+        assert np.max(np.abs(t.b - bs) / np.maximum(1.0, np.abs(bs))) <= 1e-6, spec.id
+
+
 def test_a_standardised_run_starts_where_the_course_starts_and_reaches_the_same_fit():
     config = parse_config(GRID.replace('optimizer = ["gd", "momentum", "nesterov", "adam"], ', "")
                           .replace("max_iters = 100", "max_iters = 400").replace("lr = [0.01, 0.03]", "lr = [0.05]"))

@@ -148,9 +148,7 @@ def train_grid(
             diverged = ~torch.isfinite(current) | (current > DIVERGENCE_FACTOR * loss0)
             stopped = (current < threshold) & ~diverged
             # Update (withheld for a diverged run, so no NaN travels on), then test the old loss.
-            theta = updates.step(torch.stack((w.detach(), b.detach()), 1), torch.stack((w.grad, b.grad), 1), t,
-                                 ~diverged)
-            w, b = theta[:, 0], theta[:, 1]
+            w, b = updates.step_pair(w.detach(), b.detach(), w.grad, b.grad, t, ~diverged)
             done = stopped | diverged | (budget <= t + 1)
 
         if progress is not None:

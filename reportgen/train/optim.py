@@ -10,12 +10,13 @@ side by side in the same rows:
     adam       m = m + (1 - beta1) * (g - m);  s = beta2 * s + (1 - beta2) * g * g
                p -= lr / (1 - beta1^t) * m / (sqrt(s) / sqrt(1 - beta2^t) + eps)
 
-A run's state (v, or m and s) is one entry per parameter; rows of a gd run never touch it, and rows whose step
-is withheld (a diverged run) keep theirs.
+A run's state (v, or m and s) is one entry per parameter, kept for every row: a row of another rule never reads
+it, and a row whose step is withheld has diverged and leaves the tensors after this step.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Sequence
 
 from reportgen.config.grid import RunSpec
@@ -28,7 +29,11 @@ GD, MOMENTUM, NESTEROV, ADAM = (OPTIMIZERS.index(name) for name in ("gd", "momen
 
 
 class Updates:
-    """The optimiser of every active run: its kind, its coefficients and its state, one row per run."""
+    """The optimiser of every active run: its kind, its coefficients and its state, one row per run.
+
+    gd, momentum and Nesterov share one path: a gd row is a heavy ball with β = 0, whose velocity 0·v + g is g
+    exactly, so its step is the course's bit for bit. Adam rows take their own path, chosen row by row.
+    """
 
     def __init__(self, specs: Sequence[RunSpec], n_params: int, device: str) -> None:
         import torch
@@ -37,31 +42,53 @@ class Updates:
             return torch.tensor(values, dtype=dtype, device=device)
 
         params = [s.params for s in specs]
-        self.kind = per_run([OPTIMIZERS.index(p.optimizer) for p in params], torch.int64)
-        self.lr = per_run([p.lr for p in params], torch.float32)
+        self.lr = per_run([p.lr for p in params], torch.float32)[:, None]
         self.any_momentum = any(p.optimizer in ("momentum", "nesterov") for p in params)
+        self.any_nesterov = any(p.optimizer == "nesterov" for p in params)
         self.any_adam = any(p.optimizer == "adam" for p in params)
         n = len(params)
         zeros = lambda: torch.zeros((n, n_params), dtype=torch.float32, device=device)  # noqa: E731
+        self.rows: list[str] = ["lr"]  # what keep() cuts
         if self.any_momentum:
-            self.beta = per_run([p.momentum for p in params], torch.float32)
+            self.beta = per_run([p.momentum if p.optimizer in ("momentum", "nesterov") else 0.0 for p in params],
+                                torch.float32)[:, None]
             self.velocity = zeros()
-            self.nesterov = self.kind == NESTEROV
+            self.nesterov = per_run([p.optimizer == "nesterov" for p in params], torch.bool)[:, None]
+            self.rows += ["beta", "velocity", "nesterov"]
         if self.any_adam:
-            # Adam's coefficients in float64, as torch.optim keeps them (Python floats) until each step.
-            self.beta1 = per_run([p.beta1 for p in params], torch.float64)
-            self.beta2 = per_run([p.beta2 for p in params], torch.float64)
-            self.eps = per_run([p.eps for p in params], torch.float32)
-            self.lr64 = per_run([p.lr for p in params], torch.float64)
+            # Each coefficient is rounded to float32 where torch.optim.Adam rounds it: after computing it in float64
+            # (a Python float there); the bias corrections stay in float64 until the step.
+            beta1 = per_run([p.beta1 for p in params], torch.float64)[:, None]
+            beta2 = per_run([p.beta2 for p in params], torch.float64)[:, None]
+            self.beta1, self.beta2 = beta1, beta2
+            self.keep1, self.keep2 = (1 - beta1).float(), beta2.float()
+            self.take2 = (1 - beta2).float()
+            self.lr64 = per_run([p.lr for p in params], torch.float64)[:, None]
+            self.eps = per_run([p.eps for p in params], torch.float32)[:, None]
+            self.adam = per_run([p.optimizer == "adam" for p in params], torch.bool)[:, None]
             self.mean = zeros()
             self.square = zeros()
+            # Runs whose betas are all the same (the usual case) share their bias corrections: two Python floats.
+            adams = [p for p in params if p.optimizer == "adam"]
+            same = len({(p.beta1, p.beta2) for p in adams}) == 1
+            self.shared = (adams[0].beta1, adams[0].beta2) if same else None
+            self.rows += ["beta1", "beta2", "keep1", "keep2", "take2", "lr64", "eps", "adam", "mean", "square"]
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop the runs that finished: keep only ``rows`` (a boolean mask over the active runs)."""
-        for name in ("kind", "lr", "beta", "velocity", "nesterov", "beta1", "beta2", "eps", "lr64", "mean",
-                     "square"):
-            if hasattr(self, name):
-                setattr(self, name, getattr(self, name)[rows])
+        for name in self.rows:
+            setattr(self, name, getattr(self, name)[rows])
+
+    def step_pair(self, w: torch.Tensor, b: torch.Tensor, grad_w: torch.Tensor, grad_b: torch.Tensor, t: int,
+                  take: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (w, b) after step ``t``: the course's two updates when every run is plain gd, else :meth:`step`."""
+        import torch
+
+        if not (self.any_momentum or self.any_adam):  # as the course: b -= lr * b.grad; w -= lr * w.grad
+            lr = self.lr[:, 0]
+            return w - torch.where(take, lr * grad_w, 0.0), b - torch.where(take, lr * grad_b, 0.0)
+        theta = self.step(torch.stack((w, b), 1), torch.stack((grad_w, grad_b), 1), t, take)
+        return theta[:, 0], theta[:, 1]
 
     def step(self, theta: torch.Tensor, grad: torch.Tensor, t: int, take: torch.Tensor) -> torch.Tensor:
         """Return the parameters after step ``t`` (0-based), given (runs, params) values and gradients.
@@ -70,26 +97,30 @@ class Updates:
         """
         import torch
 
-        lr = self.lr[:, None]
-        new = theta - lr * grad  # the course's update (gd)
+        take = take[:, None]
+        if not (self.any_momentum or self.any_adam):  # the course's update, alone
+            return theta - torch.where(take, self.lr * grad, 0.0)
+        every = bool(take.all())  # no run's step is withheld now
         if self.any_momentum:
-            beta = self.beta[:, None]
-            velocity = beta * self.velocity + grad
-            direction = torch.where(self.nesterov[:, None], grad + beta * velocity, velocity)
-            uses = ((self.kind == MOMENTUM) | (self.kind == NESTEROV)) & take
-            self.velocity = torch.where(uses[:, None], velocity, self.velocity)
-            new = torch.where(uses[:, None], theta - lr * direction, new)
+            velocity = self.beta * self.velocity + grad  # g itself for a gd row (β = 0)
+            direction = torch.where(self.nesterov, grad + self.beta * velocity, velocity) if self.any_nesterov \
+                else velocity
+            self.velocity = velocity
+            new = theta - self.lr * direction
+        else:
+            new = theta - self.lr * grad
         if self.any_adam:
             count = t + 1
-            b1, b2 = self.beta1[:, None], self.beta2[:, None]
-            # Each coefficient is rounded to float32 where torch.optim.Adam rounds it: after computing it in float64.
-            mean = self.mean + (1 - b1).float() * (grad - self.mean)
-            square = b2.float() * self.square + (1 - b2).float() * grad * grad
-            step_size = (self.lr64[:, None] / (1 - b1 ** count)).float()
-            root = torch.sqrt(1 - b2 ** count).float()
-            adam = theta - step_size * (mean / (torch.sqrt(square) / root + self.eps[:, None]))
-            uses = (self.kind == ADAM) & take
-            self.mean = torch.where(uses[:, None], mean, self.mean)
-            self.square = torch.where(uses[:, None], square, self.square)
-            new = torch.where(uses[:, None], adam, new)
-        return torch.where(take[:, None], new, theta)
+            mean = self.mean + self.keep1 * (grad - self.mean)
+            square = self.keep2 * self.square + self.take2 * grad * grad
+            if self.shared is not None:
+                beta1, beta2 = self.shared
+                step_size = (self.lr64 / (1 - beta1 ** count)).float()
+                root: float | torch.Tensor = math.sqrt(1 - beta2 ** count)
+            else:
+                step_size = (self.lr64 / (1 - self.beta1 ** count)).float()
+                root = torch.sqrt(1 - self.beta2 ** count).float()
+            adam = theta - step_size * (mean / (torch.sqrt(square) / root + self.eps))
+            self.mean, self.square = mean, square
+            new = torch.where(self.adam, adam, new)
+        return new if every else torch.where(take, new, theta)
