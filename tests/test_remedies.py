@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from reportgen.config.grid import expand_grid
 from reportgen.config.load import parse_config
 from reportgen.teach import remedies as rem
-from reportgen.teach.regimes import Regime, regime_cells, regime_map
+from reportgen.teach.regimes import Regime, oscillation_bound, regime_cells, regime_map
 from reportgen.train.analysis import analyse
 from reportgen.train.batched import draw_data, train_grid
 from reportgen.train.run import RunResult, Status
@@ -152,3 +152,21 @@ def test_no_regime_map_where_theory_does_not_reach(runs):
     assert regime_cells([r for r in runs if r.spec.params.batch_size]) is None
     assert all(r.trajectory.status != Status.DIVERGED for r in runs)
     assert np.isfinite([r.analysis.lr_max for r in runs if r.spec.params.optimizer != "adam"]).all()
+
+
+def test_a_map_over_lr_and_x_max_moves_both_edges_with_kappa():
+    results = train("""
+[defaults]
+threshold = 0.5
+[[sweep]]
+name = "k"
+vary = { x_max = [4.0, 10.0, 20.0], lr = [0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3] }
+""")
+    found = regime_map(results, ("x_max", "lr"))
+    assert found is not None and found.differ_off_edge == 0
+    edges = {r.spec.params.x_max: (r.analysis.lr_max, oscillation_bound(r)) for r in results}
+    assert edges[4.0][0] > edges[10.0][0] > edges[20.0][0]  # a wider x: a larger λmax, a lower bound
+    assert all(osc == pytest.approx(bound / 2) for bound, osc in edges.values())  # gd: 1/λmax and 2/λmax
+    regimes = {(r.spec.params.x_max, r.spec.params.lr): c.measured for r, c in zip(results, found.cells)}
+    assert regimes[(4.0, 0.1)] == Regime.MONOTONE and regimes[(4.0, 0.2)] == Regime.OSCILLATING  # 1/λmax ≈ 0.16
+    assert regimes[(20.0, 0.1)] == Regime.DIVERGING
