@@ -188,7 +188,7 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
             dark = status[i, j] == codes[Status.DIVERGED] or (
                 status[i, j] == codes[Status.STOPPED] and norm is not None and norm(stop[i, j]) < 0.6)
             ax.text(j, i, cell.measured.letter + ("" if cell.agrees else "*"), ha="center", va="center",
-                    fontsize=HEATMAP_SMALLEST_PT, color="white" if dark else "black", fontweight="bold", zorder=4)
+                    fontsize=HEATMAP_SMALLEST_PT, color="white" if dark else "black", zorder=4)
 
     # Where theory puts the edges: lr = the rule's stability bound (2/lambda_max for gd), threshold = loss floor,
     # and on a regime map the lr from which the steep direction overshoots.

@@ -77,6 +77,8 @@ def make_environment(lang: str = DEFAULT, compiled: bool = False) -> jinja2.Envi
     env.filters["status"] = lambda status: tr.gettext(Status(status).label)
     env.filters["power_of_ten"] = power_of_ten
     env.filters["commas"] = lambda items: Markup(escape(tr.gettext(", "))).join(items)
+    # A list of run labels, which hold commas themselves ("batch_size = 1, lr = 0.1"): one "; " between them.
+    env.filters["semicolons"] = lambda items: Markup(escape(tr.gettext("; "))).join(items)
     env.globals.update(Status=Status, StopCase=StopCase, Mode=Mode, LANGUAGES=LANGUAGES, RULES=RULES,
                        DIVERGENCE_FACTOR=DIVERGENCE_FACTOR, **LAYOUT)
     return env
