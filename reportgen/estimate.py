@@ -31,6 +31,8 @@ from reportgen.media.plan import FIGSIZE, FINAL_HOLD, GIF_BUDGET
 BASE_MEMORY = 450e6
 #: Bytes per run and iteration of the longest run: loss, w and b in float32, and one transposed copy at a time.
 MEMORY_PER_ITERATION = 16
+#: And when any run takes minibatches: its loss over all points, kept per iteration too.
+MEMORY_PER_MINIBATCH_ITERATION = 8
 #: Bytes per run and data point: the tensors of one training step.
 MEMORY_PER_POINT = 48
 #: Bytes per run: its spec, result and analysis objects, and its entry of results.json while it is written.
@@ -114,8 +116,11 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Es
     kept = [min(s.params.max_iters, limits.history_points) for s in specs]
     thinned = sum(k for s, k in zip(specs, kept) if s.params.max_iters > limits.history_points)
     results = RESULTS_HEADER + runs * RESULTS_PER_RUN + sum(kept) * RESULTS_PER_POINT + thinned * RESULTS_PER_THINNED_POINT
-    memory = (BASE_MEMORY + runs * (t_max * MEMORY_PER_ITERATION + width * MEMORY_PER_POINT + MEMORY_PER_RUN)
-              + sum(kept) * MEMORY_PER_HISTORY_POINT)
+    per_iteration = MEMORY_PER_ITERATION + MEMORY_PER_MINIBATCH_ITERATION * any(s.params.batch_size for s in specs)
+    minibatch_kept = sum(k for s, k in zip(specs, kept) if s.params.batch_size)  # their full_loss_history too
+    results += minibatch_kept * RESULTS_PER_POINT
+    memory = (BASE_MEMORY + runs * (t_max * per_iteration + width * MEMORY_PER_POINT + MEMORY_PER_RUN)
+              + (sum(kept) + minibatch_kept) * MEMORY_PER_HISTORY_POINT)
 
     animated = [s for s in specs if s.animate]  # with no video format too: its poster is the last of its frames
     per_run = [math.ceil(s.params.max_iters / render.frame_every) + 1 for s in animated]

@@ -150,3 +150,21 @@ def test_a_huge_grid_is_refused_from_its_list_lengths_in_well_under_a_second(tmp
     assert time.perf_counter() - start < 5  # it was a MemoryError after 21 s; a second here, on a busy machine
     err = capsys.readouterr().err
     assert "100,000,000 runs need at least" in err and "--max-memory-mb" in err and "Traceback" not in err
+
+
+def test_minibatch_runs_count_their_second_loss_history(tmp_path):
+    from conftest import build_project
+
+    from reportgen.config.grid import expand_grid
+    from reportgen.config.load import parse_config
+    from reportgen.estimate import estimate
+
+    text = ("[defaults]\nthreshold = 0.0\nmax_iters = 300\nstandardize = true\n[render]\nformats = []\n"
+            "[[sweep]]\nname = \"b\"\nvary = { batch_size = [BATCHES], lr = [0.05, 0.1] }\nanimate = \"none\"\n")
+    full, mini = (parse_config(text.replace("BATCHES", b)) for b in ("0", "4"))
+    plain, batched = (estimate(c, expand_grid(c)) for c in (full, mini))
+    assert batched.memory > plain.memory and batched.results > plain.results
+    site = build_project(tmp_path, text.replace("BATCHES", "4")).site
+    doc = json.loads((site / "results.json").read_text())
+    assert all(len(r["full_loss_history"]) == 300 for r in doc["runs"])
+    assert (site / "results.json").stat().st_size <= batched.results
