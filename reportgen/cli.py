@@ -115,6 +115,9 @@ def make_parser() -> argparse.ArgumentParser:
 def _setup_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format="reportgen: %(message)s", stream=sys.stderr, force=True)
+    # A library's warning (numpy's overflow, matplotlib's font fallback) is not the user's business: shown with -v.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import start_build, wait_for, wait_for_session_end
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reportgen.build import build
@@ -328,3 +328,38 @@ def test_late_failures_are_caught_by_validation(tmp_path, capsys, monkeypatch):
     assert main(["build", "--config", str(tmp_path / "ok.toml"), "--out", str(tmp_path / ".reportgen-cache" / "site"),
                  "-q"]) == 2
     assert "inside a build cache" in capsys.readouterr().err
+
+
+#: Every numeric option at the edges its validation allows (a budget, a size or a count capped where the test would
+#: take minutes: max_iters at 60, n_points at 2,000, dpi at 150 (300 takes 10 s a build); the rest at their limits).
+EDGES = {
+    "defaults": {"slope": (-1e9, 1e9), "intercept": (-1e9, 1e9), "threshold": (0.0, 1e-30, 1e30), "lr": (1e-30, 1e30),
+                 "max_iters": (1, 60), "seed": (0, 2**63 - 1), "n_points": (2, 2000), "noise": (0.0, 1e9),
+                 "x_max": (1e-300, 1e9), "momentum": (0.0, 0.999999), "beta1": (0.0, 0.999999),
+                 "beta2": (0.0, 0.999999), "eps": (1e-300, 1e30), "batch_size": (0, 1, 2)},
+    "render": {"dpi": (30, 150), "fps": (5, 120), "seconds": (1.0, 600.0), "gif_frames": (2, 500),
+               "frame_every": (1, 1_000_000)},
+}
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from([(table, key) for table, keys in EDGES.items() for key in keys]), min_size=2,
+                max_size=4, unique=True).flatmap(lambda picks: st.tuples(
+                    st.just(picks), st.tuples(*(st.sampled_from(EDGES[t][k]) for t, k in picks)))),
+       st.sampled_from(["gd", "momentum", "nesterov", "adam"]))
+def test_valid_configs_at_their_limits_build_without_a_traceback(tmp_path_factory, capsys, picked, rule):
+    (picks, values) = picked
+    tables: dict[str, dict] = {"defaults": {"max_iters": 40, "optimizer": rule}, "render": {"formats": ["mp4"]}}
+    for (table, key), value in zip(picks, values):
+        tables[table][key] = value
+    from reportgen.config.document import toml_value
+
+    text = "".join(f"[{name}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in body.items())
+                   for name, body in tables.items())
+    text += '[[sweep]]\nname = "s"\nvary = { slope = [1.0, 3.0] }\n'
+    root = tmp_path_factory.getbasetemp() / "limits"  # one cache for every example: the graphs are captured once
+    root.mkdir(exist_ok=True)
+    (root / "c.toml").write_text(text, "utf-8")
+    code = main(["build", "--config", str(root / "c.toml"), "--out", str(root / "site"), "--jobs", "1", "-q"])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err, (text, err)

@@ -47,6 +47,27 @@ def non_negative(v: float) -> str | None:
     return finite(v) or (None if v >= 0 else "must be >= 0")
 
 
+#: The largest size of the data's parameters: the course trains in float32 (largest 3.4e38) and its loss squares y,
+#: so slope * x_max, the intercept and the noise stay within 1e9 each and y**2 within about 1e37.
+DATA_MAX = 1e9
+#: A stop threshold, when not 0, lies within these: float32 holds it, and a figure's log axis can show it.
+THRESHOLD_RANGE = (1e-30, 1e30)
+
+
+def sized(check: Check) -> Check:
+    """``check``, and a size of at most DATA_MAX."""
+    def checked(v: float) -> str | None:
+        return check(v) or (None if abs(v) <= DATA_MAX else
+                            f"must be at most {DATA_MAX:g} in size (the course trains in float32 and squares y)")
+    return checked
+
+
+def threshold_value(v: float) -> str | None:
+    """0 (never stop), or a float32 number a log axis can show."""
+    lo, hi = THRESHOLD_RANGE
+    return non_negative(v) or (None if v == 0 or lo <= v <= hi else f"must be 0 or between {lo:g} and {hi:g}")
+
+
 def between(lo: int, hi: int) -> Check:
     return lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}"
 
@@ -64,15 +85,15 @@ def language(v: str) -> str | None:
 class Params:
     """Every training parameter of one run (the ``[defaults]`` table, and what a sweep varies)."""
 
-    slope: float = option(2.0, "True slope of the line the data is drawn from.", finite)
-    intercept: float = option(5.0, "True intercept of that line.", finite)
-    threshold: float = option(1.0, "Stop at the first iteration whose loss is below this value.", non_negative)
+    slope: float = option(2.0, "True slope of the line the data is drawn from.", sized(finite))
+    intercept: float = option(5.0, "True intercept of that line.", sized(finite))
+    threshold: float = option(1.0, "Stop at the first iteration whose loss is below this value.", threshold_value)
     lr: float = option(0.05, "Learning rate of the gradient-descent update.", positive)
     max_iters: int = option(1000, "Iteration budget of the training loop.", between(1, 1_000_000))
     seed: int = option(10, "torch.manual_seed for the data, the noise and the initial w.", between(0, 2**63 - 1))
     n_points: int = option(20, "Number of data points.", between(2, 100_000))
-    noise: float = option(1.0, "Standard deviation of the Gaussian noise on y.", non_negative)
-    x_max: float = option(10.0, "x is drawn uniformly from [0, x_max).", positive)
+    noise: float = option(1.0, "Standard deviation of the Gaussian noise on y.", sized(non_negative))
+    x_max: float = option(10.0, "x is drawn uniformly from [0, x_max).", sized(positive))
     optimizer: str = option("gd", "Update rule: \"gd\" (the course's w -= lr * grad), \"momentum\" (heavy ball), "
                                   "\"nesterov\" or \"adam\", each as torch.optim computes it.", choices=OPTIMIZERS)
     momentum: float = option(0.9, "β of \"momentum\" and \"nesterov\": the share of the last step kept in the "

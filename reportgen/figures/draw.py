@@ -8,6 +8,7 @@ reads the SVG text back and never imports matplotlib.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
@@ -136,7 +137,9 @@ def draw_figures(config: Config, results: Sequence[RunResult], layouts: Mapping[
         excess = _cached(cache, "answer-excess.svg", payload, lambda: _answer().excess_svg(run, student, tr))
     step = None
     course = course_result(results, config.defaults)
-    if evidence is not None and evidence.step is not None and course is not None:
+    # A step that leaves every float (lr 1e30) has nothing to draw: the page states its numbers alone.
+    if evidence is not None and evidence.step is not None and course is not None \
+            and all(math.isfinite(v) for v in (evidence.step.w, evidence.step.b, *evidence.step.after)):
         proof = evidence.step
         step = _cached(cache, "step.svg", [lang, course.spec.params.to_dict(), repr(proof)],
                        lambda: _step().step_svg(course, proof, tr))

@@ -309,6 +309,7 @@ class StateLine:
         self.y = y
         self.color = np.array(color, np.uint32)
         self.glyphs: dict[str, np.ndarray] = {}
+        self.smaller: dict[int, StateLine] = {}  # the same line in smaller faces, by size
 
     def glyph(self, char: str) -> np.ndarray:
         """Return the coverage (0..255) of one character in its cell."""
@@ -323,6 +324,12 @@ class StateLine:
 
     def __call__(self, frame: np.ndarray, text: str) -> None:
         alpha = np.concatenate([self.glyph(c) for c in text], axis=1)[..., None]
+        if alpha.shape[1] > frame.shape[1]:  # a small frame and long numbers: the line in a face that fits
+            size = max(1, int(self.font.size * frame.shape[1] / alpha.shape[1]))
+            if size not in self.smaller:
+                self.smaller[size] = StateLine(size, self.y, tuple(int(c) for c in self.color))
+            self.smaller[size](frame, text)
+            return
         height, width = alpha.shape[:2]
         left = (frame.shape[1] - width) // 2
         region = frame[self.y : self.y + height, left : left + width, :3]

@@ -119,7 +119,8 @@ class Analysis:
     def loss_at(self, t: int | np.ndarray) -> np.ndarray:
         """Return the loss the closed form predicts at iteration ``t``."""
         t = np.asarray(t, dtype=np.float64)
-        excess = sum(e * np.power(f, 2 * t) for e, f in zip(self.initial_excess, self.factors))
+        with np.errstate(over="ignore"):  # an unstable run's loss grows past every float: inf
+            excess = sum(e * np.power(f, 2 * t) for e, f in zip(self.initial_excess, self.factors))
         return self.loss_floor + excess
 
 
