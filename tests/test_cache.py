@@ -229,3 +229,17 @@ def test_a_renamed_sweep_finds_its_training_in_the_cache_and_nothing_is_called_d
         report = build(options)
     assert not report.trained and [r.id for r in report.results] == ["after__slope-1", "after__slope-2"]
     assert "damaged" not in caplog.text and "training: 2 runs from the cache" in caplog.text
+
+
+def test_a_tampered_listing_or_figure_is_rebuilt_not_published(project, caplog):
+    """A file entry carries its SHA-256: a meta refresh appended to a cached listing never reaches the page."""
+    listing = next((project.cache / "listings").glob("*.html"))
+    figure = next((project.cache / "figures").glob("*.svg"))
+    listing.write_bytes(listing.read_bytes() + b'<meta http-equiv="refresh" content="0;url=https://example.org/">')
+    figure.write_bytes(figure.read_bytes()[:-40])  # cut short
+    _, warnings = rebuilt(project, caplog)
+    assert len(warnings) == 2 and any("listings/" in w for w in warnings) and any("figures/" in w for w in warnings)
+    assert "refresh" not in (project.site / "index.html").read_text()
+    assert b"refresh" not in listing.read_bytes()  # made again, whole
+    _, warnings = rebuilt(project, caplog)
+    assert warnings == []

@@ -44,6 +44,10 @@ CACHE_NAMES = {MEDIA, "train", "graphs", "figures", "listings", "fonts", "templa
 STAMP_SUFFIX = ".stamp.json"
 
 
+#: A file entry's first line: the SHA-256 of the rest, in hex.
+DIGEST_HEX = 64
+
+
 def content_key(kind: str, payload: Any) -> str:
     """Return the cache key of ``payload`` (JSON-able) for entries of ``kind``."""
     text = json.dumps({"kind": kind, "code": code_version(), "payload": payload}, sort_keys=True, default=str)
@@ -189,21 +193,29 @@ class Cache:
     # ------------------------------------------------------------- file entries: texts and bytes
 
     def load_bytes(self, kind: str, key: str, suffix: str) -> bytes | None:
-        """Return a stored file's bytes, or None for a miss or an unreadable entry."""
+        """Return a stored file's bytes, or None for a miss or an entry that fails its check.
+
+        The file starts with the SHA-256 of the rest and a newline: an entry changed since (a listing with a
+        meta refresh appended, a figure cut short) is rebuilt, never published.
+        """
         if not self.enabled:
             return None
         try:
-            data = (self.root / kind / f"{key}{suffix}").read_bytes()
+            raw = (self.root / kind / f"{key}{suffix}").read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             self.damaged(kind, key, exc)
             return None
+        digest, data = raw[:DIGEST_HEX], raw[DIGEST_HEX + 1:]
+        if raw[DIGEST_HEX:DIGEST_HEX + 1] != b"\n" or hashlib.sha256(data).hexdigest().encode() != digest:
+            self.damaged(kind, key, "its content does not match its SHA-256")
+            return None
         self.mark_used(kind, f"{key}{suffix}")
         return data
 
     def store_bytes(self, kind: str, key: str, suffix: str, data: bytes) -> None:
-        write_atomic(self._folder(kind) / f"{key}{suffix}", data)
+        write_atomic(self._folder(kind) / f"{key}{suffix}", hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
         self.mark_used(kind, f"{key}{suffix}")
 
     def load_text(self, kind: str, key: str, suffix: str) -> str | None:
