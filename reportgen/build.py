@@ -81,6 +81,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     both = {p.resolve() for p in single_paths.values()} & {p.resolve() for p in pdf_paths.values()}
     if both:
         raise ConfigError(f"--pdf and --single-file both write {sorted(both)[0]}: give them different names")
+    if options.scheduler and options.executor != "dask":
+        raise ConfigError(f"--scheduler {options.scheduler}: renders through dask only; add --executor dask")
     if CACHE_DIR in out.parts:
         raise ConfigError(f"--out {options.out}: is inside a build cache ({CACHE_DIR}), which builds prune; "
                           "write the site elsewhere")

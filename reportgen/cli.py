@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from reportgen import __version__
 from reportgen.config.document import default_config_text
@@ -33,6 +34,17 @@ if TYPE_CHECKING:
     from reportgen.build import BuildReport
 
 log = logging.getLogger("reportgen")
+
+
+def _limit(option: dataclasses.Field) -> Callable[[str], int]:
+    """The type of a [limits] option's flag: a whole number its own check accepts (one rule for flag and config)."""
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        problem = option.metadata["check"](value) if option.metadata["check"] else None
+        if problem:
+            raise argparse.ArgumentTypeError(f"{problem}, got {value}")
+        return value
+    return parse
 
 
 def _positive_int(text: str) -> int:
@@ -88,7 +100,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="print what the build would need (memory, results.json, frames, site) and stop")
     limits = p.add_argument_group("budgets", "raise a [limits] option of the config for this build")
     for f in options_of(Limits):
-        limits.add_argument(limit_flag(f.name), dest=f"limit_{f.name}", type=_positive_int, metavar="N",
+        limits.add_argument(limit_flag(f.name), dest=f"limit_{f.name}", type=_limit(f), metavar="N",
                             help=f"{f.metadata['doc']} Default: {f.default:,}.")
     p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print debug messages, the estimate and tracebacks")

@@ -141,3 +141,18 @@ def test_plain_log_lines_when_not_a_terminal(tmp_path):
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "reportgen", *args], capture_output=True, text=True, cwd=Path(__file__).parent)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--history-points", "1"], "--history-points: must be between 2 and 1000000000, got 1"),  # the config's rule
+    (["--scheduler", "tcp://127.0.0.1:8786"], "--scheduler tcp://127.0.0.1:8786: renders through dask only; add "
+                                              "--executor dask"),
+])
+def test_flags_follow_the_configs_rules_in_one_line(tmp_path, capsys, argv, message):
+    try:
+        code = main(["build", "--out", str(tmp_path / "site"), *argv])
+        lines = 1
+    except SystemExit as exc:  # argparse: its usage, then the error on the last line
+        code, lines = exc.code, 99
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) <= lines and message in err[-1], err

@@ -40,7 +40,8 @@ def disk_errors() -> Iterator[None]:
         yield
     except OSError as exc:
         reason = exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WriteError(f"{exc.filename or 'the output folder'}: {reason}") from exc
+        # Without a file name the error may concern any file of the build, not the output: name none.
+        raise WriteError(f"{exc.filename}: {reason}" if exc.filename else f"a file operation failed: {reason}") from exc
 
 
 class BuildInterrupted(KeyboardInterrupt):
