@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -31,6 +32,12 @@ from reportgen.media.plan import FIGSIZE, FINAL_HOLD, GIF_BUDGET
 BASE_MEMORY = 450e6
 #: Bytes per run and iteration of the longest run: loss, w and b in float32, and one transposed copy at a time.
 MEMORY_PER_ITERATION = 16
+#: Seconds of training: per iteration of the loop, and per run, data point and iteration (benchmarks/bench_train.py
+#: on the course's 2-core machine: 1 run x 1,000 iterations in 0.135 s, 10,000 runs x 20 points in 1.74 s).
+TRAIN_PER_ITERATION = 135e-6
+TRAIN_PER_POINT_ITERATION = 8e-9
+#: Seconds to draw and encode one frame on one core (benchmarks/bench_render.py: about 6 ms drawing, 10 ms x264).
+RENDER_PER_FRAME = 0.017
 #: And when any run takes minibatches: its loss over all points, kept per iteration too.
 MEMORY_PER_MINIBATCH_ITERATION = 8
 #: Bytes per run and data point: the tensors of one training step.
@@ -78,6 +85,12 @@ class Estimate:
     results: int  # bytes of results.json
     frames: int  # frames to draw, in every language
     site: int  # bytes of the site
+    train_seconds: float = 0.0  # at most, at the course machine's measured speed
+    render_seconds: float = 0.0  # on one core; the render workers share it
+
+    def seconds(self, jobs: int) -> float:
+        """About how long a cold build takes at most: training, then the animations over ``jobs`` workers."""
+        return self.train_seconds + self.render_seconds / max(1, jobs)
 
 
 @dataclass(frozen=True)
@@ -140,9 +153,12 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Es
                 for name, (n, _) in sweeps.items())
     pages = languages * (PAGE_BASE + figures * PAGE_PER_FIGURE + tabled * PAGE_PER_RUN + len(animated) * PAGE_PER_ANIMATION
                          + cards)
+    points = sum(s.params.n_points for s in specs)
+    train = t_max * TRAIN_PER_ITERATION + t_max * points * TRAIN_PER_POINT_ITERATION
     return Estimate(runs=runs, iterations=t_max, languages=languages, animations=len(animated) * languages,
                     history_points=min(t_max, limits.history_points), memory=int(memory), results=int(results),
-                    frames=frames, site=int(results + media + pages))
+                    frames=frames, site=int(results + media + pages), train_seconds=train,
+                    render_seconds=frames * RENDER_PER_FRAME)
 
 
 def _sweep_shapes(specs: Sequence[RunSpec]) -> dict[str, tuple[int, int]]:
@@ -183,7 +199,19 @@ def describe(need: Estimate, limits: Limits) -> list[str]:
     for b in budgets(need, limits):
         over = "  OVER BUDGET" if b.exceeded else ""
         lines.append(f"{b.what}: up to {b.shown(b.need)} (budget {b.shown(b.limit)}, [limits] {b.option}){over}")
+    jobs = os.cpu_count() or 1  # the default --jobs
+    lines.append(f"time, cold: up to {duration(need.train_seconds)} training and {duration(need.render_seconds / jobs)} "
+                 f"rendering on {jobs} job{'s' if jobs > 1 else ''} (at the course machine's speed; a cache skips both)")
     return lines
+
+
+def duration(seconds: float) -> str:
+    """Write a time as a person reads it: 0.4 s, 12 s, 5.2 min, 3.1 h."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 600:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3 * 3600 else f"{seconds / 3600:.1f} h"
 
 
 def effective_limits(config: Config, overrides: Mapping[str, int]) -> Limits:

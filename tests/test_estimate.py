@@ -168,3 +168,16 @@ def test_minibatch_runs_count_their_second_loss_history(tmp_path):
     doc = json.loads((site / "results.json").read_text())
     assert all(len(r["full_loss_history"]) == 300 for r in doc["runs"])
     assert (site / "results.json").stat().st_size <= batched.results
+
+
+def test_dry_run_says_how_long_training_and_rendering_take_at_most():
+    from reportgen.config.grid import expand_grid
+    from reportgen.config.load import parse_config
+    from reportgen.estimate import describe, estimate
+
+    config = parse_config("[defaults]\nmax_iters = 1000000\nthreshold = 0.0\n[render]\nformats = []\n"
+                          "[[sweep]]\nname = \"s\"\nvary = { lr = [0.01] }\nanimate = \"none\"\n")
+    need = estimate(config, expand_grid(config))
+    # 100,000 iterations of one run took 12.45 s here: a million, about two minutes, and nothing to render.
+    assert 100 < need.train_seconds < 300 and need.render_seconds == 0
+    assert f"time, cold: up to {round(need.train_seconds)} s training and 0.0 s rendering" in describe(need, config.limits)[-1]

@@ -312,3 +312,16 @@ def test_the_gif_link_counts_the_gifs_frames(tiny):
     for run_id, count in found:
         with Image.open(tiny.site / "media" / f"{run_id}.gif") as gif:
             assert gif.n_frames == int(count), run_id
+
+
+def test_no_more_workers_than_animations(tmp_path, caplog):
+    import logging
+
+    from conftest import build_project
+
+    text = ("[defaults]\nmax_iters = 20\n[render]\nformats = [\"gif\"]\n"
+            "[[sweep]]\nname = \"s\"\nvary = { slope = [1.0, 3.0] }\n")
+    with caplog.at_level(logging.INFO, logger="reportgen"):
+        build_project(tmp_path, text, jobs=8)
+    assert any("rendering 2 animations (2 jobs" in r.getMessage() for r in caplog.records), \
+        [r.getMessage() for r in caplog.records]

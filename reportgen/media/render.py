@@ -254,7 +254,8 @@ def render_media(
     if missing:
         warn_undrawable(s.title for config in configs.values() for s in config.sweeps)
         cache.remove_stale()
-        jobs = jobs or default_jobs()
+        # A worker renders one animation at a time: never more workers (processes, memory) than animations.
+        jobs = min(jobs or default_jobs(), len(missing))
         label = f"rendering {len(missing)} animations ({jobs} jobs, {executor})"
         # The executor starts only here: a fully cached build never starts a cluster.
         with make_executor(executor, jobs, scheduler) as pool:
