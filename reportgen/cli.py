@@ -127,9 +127,13 @@ def make_parser() -> argparse.ArgumentParser:
 def _setup_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format="reportgen: %(message)s", stream=sys.stderr, force=True)
-    # A library's warning (numpy's overflow, matplotlib's font fallback) is not the user's business: shown with -v.
+    # A library's log (dask's "Closing scheduler", torch's cache stats) or warning (numpy's overflow, matplotlib's
+    # font fallback) is not the user's business: it shows with -v only, and never with reportgen's prefix otherwise.
+    logging.captureWarnings(False)  # again from scratch, should something have put its own showwarning back
     logging.captureWarnings(True)
-    logging.getLogger("py.warnings").setLevel(logging.DEBUG if verbose else logging.ERROR)
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda record: record.name == "reportgen" or record.name.startswith("reportgen."))
 
 
 def cmd_build(args: argparse.Namespace) -> int:

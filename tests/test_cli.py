@@ -156,3 +156,22 @@ def test_flags_follow_the_configs_rules_in_one_line(tmp_path, capsys, argv, mess
         code, lines = exc.code, 99
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) <= lines and message in err[-1], err
+
+
+def test_other_libraries_logs_and_warnings_show_only_with_verbose(capsys):
+    import logging
+    import warnings
+
+    from reportgen.cli import _setup_logging
+
+    for verbose in (False, True):
+        _setup_logging(quiet=False, verbose=verbose)
+        logging.getLogger("distributed.scheduler").info("Closing scheduler")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")  # each time, not once per place
+            warnings.warn("overflow encountered in power", RuntimeWarning)
+        logging.getLogger("reportgen").info("rendering 2 animations")
+        err = capsys.readouterr().err
+        assert "rendering 2 animations" in err
+        assert ("Closing scheduler" in err) == verbose and ("overflow" in err) == verbose, (verbose, err)
+    _setup_logging(quiet=False, verbose=False)
