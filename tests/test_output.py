@@ -280,3 +280,20 @@ def test_a_signal_whose_exception_was_lost_still_keeps_the_old_site(tmp_path):
     assert (out / "index.html").read_text() == "old"
     assert not list(tmp_path.glob(".site.building-*"))
     assert signal.getsignal(signal.SIGTERM) == handler  # the caller's handler is back
+
+
+def test_a_mount_point_as_out_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """A Docker volume as --out built for 14 s, then failed to rename it: now refused at once (mocked: no mount here)."""
+    import os
+
+    from reportgen.cli import main
+
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: os.fspath(p) == os.fspath(volume) or real(p))
+    assert main(["build", "--out", str(volume), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"reportgen: error: --out {volume}: is a mount point, which cannot be replaced by renaming; "
+                   f"give a folder inside it, e.g. --out {volume / 'site'}"]
+    assert list(volume.iterdir()) == []

@@ -39,6 +39,9 @@ def check_output_dir(out: Path, protected: list[Path]) -> None:
             raise ConfigError(f"--out {out}: contains {path}; choose a folder of its own for the site")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and os.path.ismount(out):  # a Docker volume, a disk: a build swaps the folder in by renaming it
+        raise ConfigError(f"--out {out}: is a mount point, which cannot be replaced by renaming; "
+                          f"give a folder inside it, e.g. --out {out / 'site'}")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
         raise ConfigError(
             f"--out {out}: folder exists, is not empty and was not made by reportgen; "
