@@ -170,3 +170,9 @@ vary = { x_max = [4.0, 10.0, 20.0], lr = [0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 
     regimes = {(r.spec.params.x_max, r.spec.params.lr): c.measured for r, c in zip(results, found.cells)}
     assert regimes[(4.0, 0.1)] == Regime.MONOTONE and regimes[(4.0, 0.2)] == Regime.OSCILLATING  # 1/λmax ≈ 0.16
     assert regimes[(20.0, 0.1)] == Regime.DIVERGING
+
+
+def test_a_heatmap_too_big_for_letters_keeps_its_edges_only():
+    from reportgen.teach.regimes import MAP_LIMIT
+
+    assert regime_map([None] * (MAP_LIMIT + 1), ("momentum", "lr")) is None  # 10,000 letters: 9 s to draw, unreadable

@@ -29,6 +29,9 @@ from reportgen.teach.remedies import NOISE, eigen_errors
 from reportgen.train.analysis import trained_units
 from reportgen.train.run import DIVERGENCE_FACTOR, RunResult, Status
 
+#: A regime map marks at most this many cells (20 x 20): beyond, a letter per cell is too small to read and costs
+#: seconds to draw, so a larger heatmap keeps its edges and its colours only.
+MAP_LIMIT = 400
 #: Runs within this share of an edge (in lr, or of the budget) may fall either side of it.
 BAND = 0.02
 
@@ -194,7 +197,7 @@ class RegimeMap:
 
 def regime_map(results: Sequence[RunResult], dimensions: Sequence[str]) -> RegimeMap | None:
     """The regime map of a 2-D sweep with lr as one axis, when theory covers every run."""
-    if len(dimensions) != 2 or "lr" not in dimensions:
+    if len(dimensions) != 2 or "lr" not in dimensions or len(results) > MAP_LIMIT:
         return None
     cells = regime_cells(results)
     if cells is None:
