@@ -71,9 +71,14 @@ def analyse(data: RunData, params: Params) -> Analysis:
     return _with_prediction(result, params.threshold)
 
 
+def plain_steps(params: Params) -> bool:
+    """True when every step is the course's lr * gradient: gd, or momentum / Nesterov with β = 0 (bit for bit)."""
+    return params.optimizer == "gd" or (params.optimizer in ("momentum", "nesterov") and params.momentum == 0)
+
+
 def closed_form(params: Params) -> bool:
     """True when the run takes plain full-batch gradient steps, whose loss the closed form above gives."""
-    return params.optimizer == "gd" and params.batch_size == 0
+    return plain_steps(params) and params.batch_size == 0
 
 
 def trained_units(data: RunData, params: Params) -> tuple[float, float]:
@@ -103,7 +108,7 @@ def step_factors(params: Params, eigenvalues: np.ndarray) -> np.ndarray:
     is the same with lr λ (1 + β) and β lr λ folded in). Adam: nan, it has no fixed factor.
     """
     lr, beta = params.lr, params.momentum
-    if params.optimizer == "gd":
+    if plain_steps(params):
         return 1.0 - lr * eigenvalues
     if params.optimizer == "adam":
         return np.full(len(eigenvalues), math.nan)
