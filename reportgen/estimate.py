@@ -40,6 +40,11 @@ TRAIN_PER_POINT_ITERATION = 8e-9
 RENDER_PER_FRAME = 0.017
 #: And when any run takes minibatches: its loss over all points, kept per iteration too.
 MEMORY_PER_MINIBATCH_ITERATION = 8
+#: Memory of one render worker with its ffmpeg: a base, and per pixel of a frame (fitted to the whole process tree's
+#: peak: 813 MB at dpi 100 and 2,419 MB at dpi 300, each with 2 workers, against the build process alone's 420 MB;
+#: the base raised to cover the built-in config's 955 MB, whose 1,000-frame runs keep ffmpeg busier).
+WORKER_BASE = 170e6
+WORKER_PER_PIXEL = 185
 #: Bytes per run and data point: the tensors of one training step.
 MEMORY_PER_POINT = 48
 #: Bytes per run: its spec, result and analysis objects, and its entry of results.json while it is written.
@@ -120,8 +125,12 @@ class Budget:
         return f"{amount / MB:,.1f} MB" if amount < 10 * MB else f"{amount / MB:,.0f} MB"
 
 
-def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Estimate:
-    """Estimate the memory, results.json, frames and site of building ``specs`` in ``languages`` languages."""
+def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs: int | None = None) -> Estimate:
+    """Estimate the memory, results.json, frames and site of building ``specs`` in ``languages`` languages.
+
+    Memory is the whole process tree's: the build process, and while it renders, ``jobs`` render workers (the
+    CPU count by default, never more than the animations), each with its ffmpeg.
+    """
     limits, render = config.limits, config.render
     runs = len(specs)
     t_max = max((s.params.max_iters for s in specs), default=0)
@@ -139,6 +148,8 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1) -> Es
     per_run = [math.ceil(s.params.max_iters / render.frame_every) + 1 for s in animated]
     frames = sum(per_run) * languages
     pixels = FIGSIZE[0] * FIGSIZE[1] * render.dpi ** 2
+    workers = min(jobs or os.cpu_count() or 1, len(animated) * languages)
+    memory += workers * (WORKER_BASE + WORKER_PER_PIXEL * pixels)
     hold = render.fps * FINAL_HOLD  # the last frame, held: at most a second at the fastest rate
     mp4 = [(MP4_PER_VIDEO + (n + hold) * MP4_PER_FRAME) * pixels if "mp4" in render.formats else 0 for n in per_run]
     gif = [min(min(render.gif_frames, s.params.max_iters) * GIF_PER_FRAME * pixels, GIF_BUDGET)
@@ -172,8 +183,9 @@ def _sweep_shapes(specs: Sequence[RunSpec]) -> dict[str, tuple[int, int]]:
 def budgets(need: Estimate, limits: Limits) -> tuple[Budget, ...]:
     """Set each estimate against its budget."""
     return (
-        Budget("peak training memory", "max_memory_mb", need.memory, limits.max_memory_mb * MB, "MB",
-               "train fewer runs or fewer iterations (max_iters)"),
+        Budget("peak memory", "max_memory_mb", need.memory, limits.max_memory_mb * MB, "MB",
+               "train fewer runs or fewer iterations (max_iters), or render with fewer --jobs or a lower [render] dpi "
+               "(each render worker holds its frames)"),
         Budget("results.json", "max_results_mb", need.results, limits.max_results_mb * MB, "MB",
                "keep fewer loss values per run ([limits] history_points) or train fewer runs"),
         Budget("frames to draw", "max_frames", need.frames, limits.max_frames, "frames",
@@ -238,7 +250,7 @@ def plan_build(options: BuildOptions) -> Plan:
     langs = report_languages(options.lang, config)
     refuse_huge_grid(config)
     specs = expand_grid(config)
-    return Plan(config, specs, page_layout(config, specs), langs, estimate(config, specs, len(langs)))
+    return Plan(config, specs, page_layout(config, specs), langs, estimate(config, specs, len(langs), options.jobs))
 
 
 def refuse_huge_grid(config: Config) -> None:

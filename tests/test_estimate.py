@@ -38,7 +38,7 @@ def test_a_runaway_config_is_refused_before_any_work_one_line_per_budget(tmp_pat
     lines = capsys.readouterr().err.strip().splitlines()
     assert [line.split(": ")[3] for line in lines] == ["limits.max_memory_mb", "limits.max_frames", "limits.max_site_mb"]
     memory = lines[0]
-    assert memory.startswith(f"reportgen: error: {config}: limits.max_memory_mb: peak training memory estimated at up to ")
+    assert memory.startswith(f"reportgen: error: {config}: limits.max_memory_mb: peak memory estimated at up to ")
     assert "over the budget of 2,000 MB" in memory and "[limits] max_memory_mb" in memory and "--max-memory-mb" in memory
     assert "500,000,500 frames, over the budget of 50,000 frames" in lines[1] and "--max-frames" in lines[1]
     assert not out.exists() and not (tmp_path / CACHE_DIR).exists()
@@ -65,7 +65,7 @@ def test_dry_run_prints_the_estimate_and_does_nothing_else(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "Estimate for built-in config (nothing was built):"
-    assert any(line.strip().startswith("peak training memory: up to") for line in lines)
+    assert any(line.strip().startswith("peak memory: up to") for line in lines)
     assert any(line.strip().startswith("frames to draw: up to") for line in lines)
     assert lines[-1] == "False False"  # neither torch nor matplotlib
     assert list(tmp_path.iterdir()) == []
@@ -77,7 +77,7 @@ def test_verbose_shows_the_estimate(tiny, tmp_path, capsys):
     project = copy_project(tiny, tmp_path / "copy")
     assert main(["build", "--config", str(project.config), "--out", str(project.site), "-v"]) == 0
     err = capsys.readouterr().err
-    assert "reportgen: estimate: peak training memory: up to" in err and "reportgen: estimate: the site: up to" in err
+    assert "reportgen: estimate: peak memory: up to" in err and "reportgen: estimate: the site: up to" in err
 
 
 def test_the_estimate_bounds_what_the_tiny_project_made(tiny):
@@ -181,3 +181,17 @@ def test_dry_run_says_how_long_training_and_rendering_take_at_most():
     # 100,000 iterations of one run took 12.45 s here: a million, about two minutes, and nothing to render.
     assert 100 < need.train_seconds < 300 and need.render_seconds == 0
     assert f"time, cold: up to {round(need.train_seconds)} s training and 0.0 s rendering" in describe(need, config.limits)[-1]
+
+
+def test_memory_counts_the_render_workers_and_their_frames():
+    from reportgen.config.grid import expand_grid
+    from reportgen.config.load import parse_config
+    from reportgen.estimate import estimate
+
+    text = "[render]\ndpi = DPI\n[[sweep]]\nname = \"s\"\nvary = { slope = [1.0, 3.0] }\n"
+    small, large = (parse_config(text.replace("DPI", d)) for d in ("100", "300"))
+    one, two, many = (estimate(small, expand_grid(small), jobs=j).memory for j in (1, 2, 8))
+    assert one < two == many  # two animations: never more than two workers
+    # Measured (the whole process tree's peak RSS, 2 workers): 813 MB at dpi 100, 2,419 MB at dpi 300.
+    assert 813e6 < two < 1_100e6
+    assert 2_419e6 < estimate(large, expand_grid(large), jobs=2).memory < 2_800e6
