@@ -100,7 +100,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         # The built-in config's titles are translated; a user's config is shown as written.
         translated = {lang: config.translated(translations(lang).gettext) for lang in langs}
         media, rendered = render_media(translated, results, plans, config.render.formats, cache, progress,  # media/
-                                       options.jobs, options.executor, options.scheduler)
+                                       options.jobs or plan.estimate.workers or None, options.executor,
+                                       options.scheduler)
         pages = [make_page(translated[lang], lang, plan, results, plans, media, stops, theory, evidence, options,
                            cache, progress) for lang in langs]  # figures/, site/
         document = results_document(config, results, {run_id: m for (lang, run_id), m in media.items()

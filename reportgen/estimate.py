@@ -92,6 +92,7 @@ class Estimate:
     site: int  # bytes of the site
     train_seconds: float = 0.0  # at most, at the course machine's measured speed
     render_seconds: float = 0.0  # on one core; the render workers share it
+    workers: int = 0  # render workers: --jobs, else the CPU count as far as the memory budget allows
 
     def seconds(self, jobs: int) -> float:
         """About how long a cold build takes at most: training, then the animations over ``jobs`` workers."""
@@ -148,8 +149,11 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs:
     per_run = [math.ceil(s.params.max_iters / render.frame_every) + 1 for s in animated]
     frames = sum(per_run) * languages
     pixels = FIGSIZE[0] * FIGSIZE[1] * render.dpi ** 2
+    per_worker = WORKER_BASE + WORKER_PER_PIXEL * pixels
     workers = min(jobs or os.cpu_count() or 1, len(animated) * languages)
-    memory += workers * (WORKER_BASE + WORKER_PER_PIXEL * pixels)
+    if jobs is None and workers > 1:  # by default, as many workers as the memory budget leaves room for
+        workers = max(1, min(workers, int((limits.max_memory_mb * MB - memory) // per_worker)))
+    memory += workers * per_worker
     hold = render.fps * FINAL_HOLD  # the last frame, held: at most a second at the fastest rate
     mp4 = [(MP4_PER_VIDEO + (n + hold) * MP4_PER_FRAME) * pixels if "mp4" in render.formats else 0 for n in per_run]
     gif = [min(min(render.gif_frames, s.params.max_iters) * GIF_PER_FRAME * pixels, GIF_BUDGET)
@@ -169,7 +173,7 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs:
     return Estimate(runs=runs, iterations=t_max, languages=languages, animations=len(animated) * languages,
                     history_points=min(t_max, limits.history_points), memory=int(memory), results=int(results),
                     frames=frames, site=int(results + media + pages), train_seconds=train,
-                    render_seconds=frames * RENDER_PER_FRAME)
+                    render_seconds=frames * RENDER_PER_FRAME, workers=workers)
 
 
 def _sweep_shapes(specs: Sequence[RunSpec]) -> dict[str, tuple[int, int]]:
@@ -211,7 +215,7 @@ def describe(need: Estimate, limits: Limits) -> list[str]:
     for b in budgets(need, limits):
         over = "  OVER BUDGET" if b.exceeded else ""
         lines.append(f"{b.what}: up to {b.shown(b.need)} (budget {b.shown(b.limit)}, [limits] {b.option}){over}")
-    jobs = os.cpu_count() or 1  # the default --jobs
+    jobs = max(1, need.workers)
     lines.append(f"time, cold: up to {duration(need.train_seconds)} training and {duration(need.render_seconds / jobs)} "
                  f"rendering on {jobs} job{'s' if jobs > 1 else ''} (at the course machine's speed; a cache skips both)")
     return lines

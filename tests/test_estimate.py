@@ -195,3 +195,18 @@ def test_memory_counts_the_render_workers_and_their_frames():
     # Measured (the whole process tree's peak RSS, 2 workers): 813 MB at dpi 100, 2,419 MB at dpi 300.
     assert 813e6 < two < 1_100e6
     assert 2_419e6 < estimate(large, expand_grid(large), jobs=2).memory < 2_800e6
+
+
+def test_by_default_the_workers_are_as_many_as_the_memory_budget_leaves_room_for(monkeypatch):
+    import os
+
+    from reportgen.config.grid import expand_grid
+    from reportgen.config.load import load_config
+    from reportgen.estimate import describe, estimate
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 32)  # a big machine: 21 animations could take 21 workers
+    config = load_config()
+    need = estimate(config, expand_grid(config))
+    assert 1 < need.workers < 21 and need.memory <= config.limits.max_memory_mb * 1e6
+    assert f"rendering on {need.workers} jobs" in describe(need, config.limits)[-1]
+    assert estimate(config, expand_grid(config), jobs=21).workers == 21  # --jobs is taken as given
