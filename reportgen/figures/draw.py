@@ -22,8 +22,8 @@ from reportgen.figures.loss_chart import NARROW_WIDTH, WIDTH, loss_chart_svg
 from reportgen.figures.svg import CellLink, inline_svg
 from reportgen.infra.cache import Cache, content_key
 from reportgen.teach.evidence import Graph, GraphEvidence
-from reportgen.teach.regimes import regime_map
-from reportgen.teach.remedies import COMPARED, uses_remedy
+from reportgen.teach.regimes import RegimeMap, regime_map
+from reportgen.teach.remedies import compares_remedies
 from reportgen.teach.sweeps import slope_trends
 from reportgen.teach.theory import StudentAnswer
 from reportgen.train.run import RunResult, Status, course_result
@@ -82,6 +82,7 @@ class Figures:
     step: Figure | None = None  # one gradient step of the course run on its loss surface
     slopes: Mapping[str, Figure] = field(default_factory=dict)  # by sweep: each slope's start error, split in two
     paths: Mapping[str, Figure] = field(default_factory=dict)  # by sweep: the remedies' paths on one loss surface
+    regimes: Mapping[str, RegimeMap] = field(default_factory=dict)  # by sweep: what its regime map's cells say
 
     def all(self) -> list[Figure]:
         """Return every figure to write as a file."""
@@ -99,7 +100,7 @@ def draw_figures(config: Config, results: Sequence[RunResult], layouts: Mapping[
         warn_undrawable(s.title for s in config.sweeps)  # before the first figure is drawn, for all of them
         return _plots()
 
-    overlays, heatmaps, charts = {}, {}, {}
+    overlays, heatmaps, charts, regime_maps = {}, {}, {}, {}
     for sweep in config.sweeps:
         layout = layouts[sweep.name]
         runs = [r for r in results if r.spec.sweep == sweep.name]
@@ -113,6 +114,8 @@ def draw_figures(config: Config, results: Sequence[RunResult], layouts: Mapping[
             links = cell_links(runs, layout, tr) if layout.explored else []
             regimes = regime_map(runs, keys)
             cells = regimes.cells if regimes else None
+            if regimes is not None:
+                regime_maps[sweep.name] = regimes
             payload = [lang, sweep.title, keys, params, [list(vars(link).values()) for link in links], cells is not None]
             figure = _cached(cache, f"heatmap-{sweep.name}.svg", payload,
                              lambda: plots().heatmap_svg(sweep.title, keys, runs, tr, links, cells))
@@ -152,18 +155,12 @@ def draw_figures(config: Config, results: Sequence[RunResult], layouts: Mapping[
     paths = {}
     for sweep in config.sweeps:
         runs = [r for r in results if r.spec.sweep == sweep.name]
-        if remedies_compared(runs):
+        if compares_remedies(runs):
             paths[sweep.name] = _cached_twice(
                 cache, f"paths-{sweep.name}", [lang, sweep.title, [r.spec.params.to_dict() for r in runs]],
                 lambda narrow: _paths().paths_svg(sweep.title, runs, tr, _paths().NARROW if narrow else _paths().WIDE))
-    return Figures(overlays, heatmaps, autograd, forward, charts, window, excess, step, slopes, paths)
+    return Figures(overlays, heatmaps, autograd, forward, charts, window, excess, step, slopes, paths, regime_maps)
 
-
-def remedies_compared(runs: Sequence[RunResult]) -> bool:
-    """A sweep whose runs share their data and differ in how they train: their paths fit on one surface."""
-    return 1 < len(runs) <= COMPARED and any(uses_remedy(r) for r in runs) \
-        and len({(r.spec.params.seed, r.spec.params.n_points, r.spec.params.x_max, r.spec.params.slope,
-                  r.spec.params.intercept, r.spec.params.noise) for r in runs}) == 1
 
 
 def cell_links(runs: Sequence[RunResult], layout: SweepLayout, tr: Translations) -> list[CellLink]:

@@ -32,7 +32,7 @@ from reportgen.site.embed import data_uri
 from reportgen.site.explorer import explorer_css
 from reportgen.teach.checkpoints import Checkpoint, checkpoints
 from reportgen.teach.evidence import GraphEvidence, source_of
-from reportgen.teach.regimes import RegimeMap, regime_map
+from reportgen.teach.regimes import RegimeMap
 from reportgen.teach.remedies import Remedies, remedies
 from reportgen.teach.stops import StopExplanation
 from reportgen.teach.sweeps import (
@@ -193,7 +193,7 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
             overlay=figures.overlays.get(sweep.name),
             heatmap=figures.heatmaps.get(sweep.name),
             paths=figures.paths.get(sweep.name),
-            regimes=regime_map(runs, sweep.dimensions) if layout.heatmap else None,
+            regimes=figures.regimes.get(sweep.name),
         ))
     tables = tuple(s for s in sweeps if len(s.sweep.dimensions) == 1 and s.tabulated)
     return PageView(

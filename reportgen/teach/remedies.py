@@ -306,12 +306,20 @@ class Remedies:
         return bool(self.twins or self.momentum or self.adam or self.hovers)
 
 
+def compares_remedies(runs: Sequence[RunResult]) -> bool:
+    """A sweep whose runs share their data and differ in how they train: at most COMPARED of them, one with a
+    remedy. The page draws their paths on one surface and explains each run."""
+    return 1 < len(runs) <= COMPARED and any(uses_remedy(r) for r in runs) \
+        and len({(r.spec.params.seed, r.spec.params.n_points, r.spec.params.x_max, r.spec.params.slope,
+                  r.spec.params.intercept, r.spec.params.noise) for r in runs}) == 1
+
+
 def compared(results: Sequence[RunResult]) -> list[RunResult]:
-    """The runs of the sweeps that compare remedies: at most COMPARED runs, one of them with a remedy."""
+    """The runs of the sweeps that compare remedies (:func:`compares_remedies`)."""
     sweeps: dict[str, list[RunResult]] = {}
     for r in results:
         sweeps.setdefault(r.spec.sweep, []).append(r)
-    return [r for runs in sweeps.values() if len(runs) <= COMPARED and any(uses_remedy(r) for r in runs) for r in runs]
+    return [r for runs in sweeps.values() if compares_remedies(runs) for r in runs]
 
 
 def remedies(results: Sequence[RunResult]) -> Remedies:

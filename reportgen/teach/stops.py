@@ -146,7 +146,7 @@ class StopExplanation:
     closed_form: bool = True  # plain full-batch gradient steps: the closed form's predictions apply
     rule: str = "gd"  # the update rule (the optimizer option)
     batch_size: int = 0  # points per step; 0: all
-    full_final_loss: float | None = None  # a minibatch run's last loss over all its points
+    full_final_loss: float | None = None  # the last loss over all points (a minibatch run's final_loss is its batch's)
 
     @property
     def updates_before_stop(self) -> int | None:
@@ -205,5 +205,5 @@ def explain_stop(result: RunResult, settle_iteration: int | None = None) -> Stop
         closed_form=closed_form(p),
         rule=p.optimizer,
         batch_size=p.batch_size,
-        full_final_loss=float(t.full_loss[-1]) if len(t.full_loss) and math.isfinite(t.full_loss[-1]) else None,
+        full_final_loss=float(t.loss_of_all_points[-1]) if math.isfinite(t.loss_of_all_points[-1]) else None,
     )

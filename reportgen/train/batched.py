@@ -136,8 +136,9 @@ def train_grid(
 
         with torch.no_grad():
             current = loss.detach()
+            everywhere = full.detach()  # the loss over all points: a minibatch run's divergence is judged on it
             if loss0 is None:
-                loss0 = current.clone()
+                loss0 = everywhere.clone()
             hist_loss[t].index_copy_(0, active, current)
             if hist_full is not None:
                 hist_full[t].index_copy_(0, active, full.detach())
@@ -145,7 +146,7 @@ def train_grid(
             hist_w[t].index_copy_(0, active, shown_w)
             hist_b[t].index_copy_(0, active, shown_b)
 
-            diverged = ~torch.isfinite(current) | (current > DIVERGENCE_FACTOR * loss0)
+            diverged = ~torch.isfinite(current) | ~torch.isfinite(everywhere) | (everywhere > DIVERGENCE_FACTOR * loss0)
             stopped = (current < threshold) & ~diverged
             # Update (withheld for a diverged run, so no NaN travels on), then test the old loss.
             w, b = updates.step_pair(w.detach(), b.detach(), w.grad, b.grad, t, ~diverged)

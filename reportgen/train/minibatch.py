@@ -67,6 +67,7 @@ class Batches:
         for name in ("seeds", "sizes", "batch", "steps"):
             setattr(self, name, getattr(self, name)[keep])
         self.partial, self.ranks = self.partial[rows], self.ranks[rows]
+        self.any = bool((self.batch < self.sizes).any())  # the last minibatch run gone: no more masks to draw
 
     def mask(self, t: int) -> torch.Tensor:
         """Return the (runs, points) 0/1 mask of the points step ``t`` sees (float32)."""
