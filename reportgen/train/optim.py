@@ -91,15 +91,14 @@ class Updates:
         return theta[:, 0], theta[:, 1]
 
     def step(self, theta: torch.Tensor, grad: torch.Tensor, t: int, take: torch.Tensor) -> torch.Tensor:
-        """Return the parameters after step ``t`` (0-based), given (runs, params) values and gradients.
+        """Return the parameters after step ``t`` (0-based), given (runs, params) values and gradients, for a grid
+        with some momentum or Adam run (:meth:`step_pair` takes an all-gd grid's steps itself).
 
         ``take``: the runs that step; the others keep their parameters and their state.
         """
         import torch
 
         take = take[:, None]
-        if not (self.any_momentum or self.any_adam):  # the course's update, alone
-            return theta - torch.where(take, self.lr * grad, 0.0)
         every = bool(take.all())  # no run's step is withheld now
         if self.any_momentum:
             velocity = self.beta * self.velocity + grad  # g itself for a gd row (β = 0)
