@@ -22,6 +22,7 @@ from reportgen.infra.sources import templates_dir
 from reportgen.media.plan import FIGSIZE
 from reportgen.site.views import PageView
 from reportgen.site.webfont import WebFont
+from reportgen.teach.regimes import TOLERANCE
 from reportgen.teach.stops import RULES, Mode, StopCase
 from reportgen.train.run import DIVERGENCE_FACTOR, Status
 
@@ -79,7 +80,7 @@ def make_environment(lang: str = DEFAULT, compiled: bool = False) -> jinja2.Envi
     env.filters["commas"] = lambda items: Markup(escape(tr.gettext(", "))).join(items)
     # A list of run labels, which hold commas themselves ("batch_size = 1, lr = 0.1"): one "; " between them.
     env.filters["semicolons"] = lambda items: Markup(escape(tr.gettext("; "))).join(items)
-    env.globals.update(Status=Status, StopCase=StopCase, Mode=Mode, LANGUAGES=LANGUAGES, RULES=RULES,
+    env.globals.update(Status=Status, StopCase=StopCase, Mode=Mode, LANGUAGES=LANGUAGES, RULES=RULES, TOLERANCE=TOLERANCE,
                        DIVERGENCE_FACTOR=DIVERGENCE_FACTOR, **LAYOUT)
     return env
 

@@ -25,7 +25,12 @@ from typing import Sequence
 import numpy as np
 
 from reportgen.core.i18n import N_
-from reportgen.teach.remedies import NOISE, eigen_errors
+from reportgen.teach.remedies import (
+    HOVER_TOLERANCE,
+    NOISE,
+    RATE_TOLERANCE,
+    eigen_errors,
+)
 from reportgen.train.analysis import trained_units
 from reportgen.train.run import DIVERGENCE_FACTOR, RunResult, Status
 
@@ -205,3 +210,18 @@ def regime_map(results: Sequence[RunResult], dimensions: Sequence[str]) -> Regim
     quiet = sum(c.predicted == Regime.MONOTONE and r.spec.params.lr > (oscillation_bound(r) or math.inf)
                 for c, r in zip(cells, results))
     return RegimeMap(tuple(cells), quiet)
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """What the page says its comparisons allow, in its own words (percent, and the noise floor)."""
+
+    rate: str  # a measured time constant against its prediction
+    hover: str  # a measured hover against its estimate
+    band: str  # a regime map's cells near an edge
+    noise: str  # an error below this is float32's noise
+
+
+#: The tolerances of the remedies and of the regime maps, written as the page states them.
+TOLERANCE = Tolerances(rate=f"{RATE_TOLERANCE * 100:g}", hover=f"{HOVER_TOLERANCE * 100:g}",
+                       band=f"{BAND * 100:g}", noise=f"{NOISE:g}")
