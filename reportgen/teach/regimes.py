@@ -29,9 +29,9 @@ from reportgen.teach.remedies import (
     HOVER_TOLERANCE,
     NOISE,
     RATE_TOLERANCE,
+    eigen_error,
     eigen_errors,
 )
-from reportgen.train.analysis import trained_units
 from reportgen.train.run import DIVERGENCE_FACTOR, RunResult, Status
 
 #: A regime map marks at most this many cells (20 x 20): beyond, a letter per cell is too small to read and costs
@@ -100,13 +100,8 @@ def predicted_outcomes(results: Sequence[RunResult], stretch: float = 1.0) -> li
     """
     n = len(results)
     lam = np.array([r.analysis.hessian_eigenvalues for r in results], np.float64).reshape(n, 2)
-    vectors = [np.array(r.analysis.eigenvectors) for r in results]
-    start = []
-    for r, v in zip(results, vectors):
-        mean, std = trained_units(r.data, r.spec.params)
-        a = r.analysis
-        start.append(v.T @ np.array([(r.data.w0 - a.w_star) * std, (r.data.w0 - a.w_star) * mean - a.b_star]))
-    e = np.array(start, np.float64).reshape(n, 2)
+    # Each run's start, the course's (w0, 0), as its error along the eigenvectors of the coordinates it trains in.
+    e = np.array([eigen_error(r, r.data.w0, 0.0) for r in results], np.float64).reshape(n, 2)
     params = [r.spec.params for r in results]
     lr = np.array([p.lr for p in params])[:, None]
     beta = np.array([0.0 if p.optimizer == "gd" else p.momentum for p in params])[:, None]

@@ -46,23 +46,29 @@ def uses_remedy(result: RunResult) -> bool:
     return p.optimizer != "gd" or p.standardize or p.batch_size != 0
 
 
+def to_trained(result: RunResult, w, b):
+    """Map (w, b) in the original units to the coordinates the run trained in: w' = w std, b' = b + w mean."""
+    mean, std = trained_units(result.data, result.spec.params)
+    return w * std, b + w * mean
+
+
 def trained_path(result: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the run's x and its path (w', b') per iteration in the coordinates it trained in (float64)."""
     mean, std = trained_units(result.data, result.spec.params)
-    w = result.trajectory.w.astype(np.float64)
-    b = result.trajectory.b.astype(np.float64)
     x = (result.data.x.astype(np.float64) - mean) / std
-    return x, w * std, b + w * mean
+    return (x, *to_trained(result, result.trajectory.w.astype(np.float64), result.trajectory.b.astype(np.float64)))
+
+
+def eigen_error(result: RunResult, w, b) -> np.ndarray:
+    """Return the error of (w, b) (original units; arrays or numbers) along each eigenvector of H, slow one first."""
+    a = result.analysis
+    star = np.array(to_trained(result, a.w_star, a.b_star))
+    return (np.stack(np.broadcast_arrays(*to_trained(result, w, b)), axis=-1) - star) @ np.array(a.eigenvectors)
 
 
 def eigen_errors(result: RunResult) -> np.ndarray:
     """Return the error along each eigenvector of H at each iteration, (iterations, 2), slow direction first."""
-    a = result.analysis
-    mean, std = trained_units(result.data, result.spec.params)
-    _, w, b = trained_path(result)
-    star = np.array([a.w_star * std, a.b_star + a.w_star * mean])
-    vectors = np.array(a.eigenvectors)
-    return (np.stack([w, b], axis=1) - star) @ vectors
+    return eigen_error(result, result.trajectory.w.astype(np.float64), result.trajectory.b.astype(np.float64))
 
 
 def measured_factors(result: RunResult) -> tuple[float | None, float | None]:
@@ -267,10 +273,9 @@ class Hover:
 def hover_estimate(result: RunResult) -> float:
     """lr^2 tr(H Σ) (m + 1) / 12: the reshuffled minibatches' hover above the floor, to first order."""
     p, a = result.spec.params, result.analysis
-    mean, std = trained_units(result.data, p)
-    x = (result.data.x.astype(np.float64) - mean) / std
+    x = trained_path(result)[0]
     y = result.data.y.astype(np.float64)
-    w_star, b_star = a.w_star * std, a.b_star + a.w_star * mean
+    w_star, b_star = to_trained(result, a.w_star, a.b_star)
     per_point = np.stack([(w_star * x + b_star - y) * x, w_star * x + b_star - y], axis=1)
     n, size = len(x), p.batch_size
     covariance = per_point.T @ per_point / n * (n - size) / (size * (n - 1))
