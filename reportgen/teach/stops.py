@@ -103,7 +103,7 @@ def modes_of(result: RunResult) -> Modes:
         else:
             decides = Mode.BOTH
     knee = None
-    if ef > es and abs(ff) < abs(fs) < 1 and fs != 0:
+    if ef > es > 0 and 0 < abs(ff) < abs(fs) < 1:  # a mode with no excess (x all ~0: λmin 0) has no knee
         knee = math.ceil(math.log(ef / es) / (2 * math.log(abs(fs) / abs(ff))))
     return Modes(a.hessian_eigenvalues[0], a.hessian_eigenvalues[1], fs, ff, es, ef, alone_s, alone_f, decides, knee)
 
