@@ -342,13 +342,19 @@ EDGES = {
 }
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# derandomize: CI explores the same examples every time (seeds 1-18 were each run by hand; two found the crashes
+# pinned below).
+@settings(max_examples=5, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from([(table, key) for table, keys in EDGES.items() for key in keys]), min_size=2,
                 max_size=4, unique=True).flatmap(lambda picks: st.tuples(
                     st.just(picks), st.tuples(*(st.sampled_from(EDGES[t][k]) for t, k in picks)))),
        st.sampled_from(["gd", "momentum", "nesterov", "adam"]))
 # Found by this test on a fresh clone: x all but 0 leaves the slow mode no excess, and its knee divided by it.
 @example(picked=([("defaults", "x_max"), ("defaults", "slope")], (1e-300, -1e9)), rule="momentum")
+# ... and a threshold of 0 on a floor of 0: "loss < 0" never passes, yet no checkpoint option said so.
+@example(picked=([("defaults", "intercept"), ("defaults", "threshold"), ("defaults", "x_max")], (-1e9, 0.0, 1e-300)),
+         rule="gd")
 def test_valid_configs_at_their_limits_build_without_a_traceback(tmp_path_factory, capsys, picked, rule):
     (picks, values) = picked
     tables: dict[str, dict] = {"defaults": {"max_iters": 40, "optimizer": rule}, "render": {"formats": ["mp4"]}}

@@ -84,7 +84,7 @@ def will_it_stop(q: StudentAnswer, run: RunResult, tr: Translations) -> Checkpoi
     """Would a bigger budget let ``loss < threshold`` pass, for a threshold below the floor?"""
     values = {"threshold": param(q.threshold), "floor": num(q.loss_floor), "lowest": num(q.lowest_loss),
               "budget": q.max_iters, "settle": q.settle_2px}
-    never = q.threshold < q.loss_floor  # a StudentAnswer exists only then; decided here all the same
+    never = q.threshold <= q.loss_floor  # loss < threshold never passes: a StudentAnswer exists only then
     last = float(run.trajectory.loss[-1] - q.loss_floor)
     values["gap"] = num(last)
     picture = tr.gettext("Yes, at about iteration %(settle)s, where the window stops changing") % values \
