@@ -158,6 +158,64 @@ def test_verbose_shows_the_traceback_of_a_failed_write(built, capsys, monkeypatc
     assert err.splitlines()[-1].endswith(": No space left on device")
 
 
+FULL_FFMPEG = """#!/bin/sh
+# An encoder on a full disk: ffmpeg's own lines, then its reason, then a failure.
+cat > /dev/null
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do echo "[mp4 @ 0x5581] frame $i: write error" >&2; done
+echo "[out#0/mp4 @ 0x5581] Error writing trailer: No space left on device" >&2
+exit 228
+"""
+
+
+def test_a_full_disk_under_the_encoder_prints_its_one_line_and_none_of_ffmpegs(built, capfd, monkeypatch):
+    import imageio_ffmpeg
+
+    fake = built / "ffmpeg"
+    fake.write_text(FULL_FFMPEG)
+    fake.chmod(0o755)
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", lambda: str(fake))
+    (built / "second.toml").write_text(OK.format(title="second", iterations=70).replace('["gif"]', '["mp4"]'))
+    before = snapshot(built / "site")
+    capfd.readouterr()
+    assert build_second(built, "-q") == 1
+    err = capfd.readouterr().err  # at the file descriptor: what ffmpeg itself would print shows here too
+    assert err.splitlines() == [f"reportgen: error: {built / CACHE_DIR / 'media'}" + err.split("media", 1)[1].rstrip()]
+    assert err.rstrip().endswith(": No space left on device") and "ffmpeg" not in err and "0x5581" not in err
+    assert snapshot(built / "site") == before and leftovers(built) == []
+
+
+def test_a_failed_encoder_gives_its_own_reason(tmp_path, capfd):
+    import numpy as np
+
+    from reportgen.media.encode import Mp4Stream
+
+    stream = Mp4Stream(tmp_path / "missing" / "a.mp4", (64, 48), 10, 2)
+    with pytest.raises(OSError, match=r"^\[Errno 5\] the video encoder failed: .*No such file or directory"):
+        for _ in range(50):
+            stream.add(np.zeros((48, 64, 4), np.uint8))
+        stream.close()
+    assert capfd.readouterr().err == "" and stream.process.returncode is not None
+
+
+def test_sigterm_while_encoding_prints_exactly_one_line(tmp_path):
+    (tmp_path / "long.toml").write_text(LONG)
+    proc = start_build(tmp_path / "long.toml", tmp_path / "site", "-q")
+    try:
+        wait_for(lambda: proc.poll() is not None or any(
+            "rawvideo" in command(p) and str(tmp_path) in command(p) for p in process_table()))
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.3)  # frames are flowing into ffmpeg
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert err.splitlines() == ["reportgen: interrupted by SIGTERM; the previous site is untouched"], err
+    # (a stopped worker's unfinished cache entry stays until a later build sees its pid is gone: Cache.remove_stale)
+    assert not (tmp_path / "site").exists() and not list(tmp_path.glob(".site.*"))
+
+
 # --------------------------------------------------------------------------- processes
 
 

@@ -1,16 +1,22 @@
 """Encode frames: an H.264 MP4 streamed to ffmpeg, a GIF preview, and a PNG poster.
 
 MP4 frames arrive one at a time and leave at once, so memory stays flat however
-many iterations a run has; the MP4 is piped to imageio-ffmpeg's bundled ffmpeg.
+many iterations a run has; the MP4 is piped to imageio-ffmpeg's bundled ffmpeg,
+whose stderr stays here unless it fails.
 The GIF is a light preview of a few dozen frames, kept in memory and written at
 the end with one global palette, each frame cropped to the rectangle that changed.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import subprocess
+import threading
+from collections import deque
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, NoReturn, Sequence
 
 import numpy as np
 
@@ -95,28 +101,64 @@ def half_size(frame: np.ndarray) -> np.ndarray:
 
 
 class Mp4Stream:
-    """An H.264 / yuv420p MP4 with faststart, fed RGBA frames one by one to ffmpeg (even width and height)."""
+    """An H.264 / yuv420p MP4 with faststart, fed RGBA frames one by one to ffmpeg (even width and height).
+
+    ffmpeg is imageio-ffmpeg's bundled binary, run in its own session (a Ctrl-C in the terminal reaches the
+    build, which stops it, not ffmpeg) with its stderr kept here: a full disk or a stopped build prints nothing
+    of ffmpeg's, and a failure raises one OSError that ends with ffmpeg's own reason.
+    """
 
     def __init__(self, path: Path, size: tuple[int, int], fps: int, hold_frames: int) -> None:
         import imageio_ffmpeg
 
-        self.writer = imageio_ffmpeg.write_frames(
-            str(path), size, fps=fps, codec="libx264", pix_fmt_in="rgba", pix_fmt_out="yuv420p",
-            macro_block_size=1,  # frames are even-sized already: never rescale
-            quality=None, output_params=H264_ARGS, ffmpeg_log_level="error",
-        )
-        self.writer.send(None)
+        width, height = size
+        self.command = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error",
+            "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width}x{height}", "-pix_fmt", "rgba", "-r", str(fps),
+            "-i", "-", "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p", *H264_ARGS, str(path),
+        ]
+        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, start_new_session=True)
+        self.stderr: deque[bytes] = deque(maxlen=20)  # ffmpeg's last lines, read as they come (a full pipe would stall it)
+        self.reader = threading.Thread(target=self.stderr.extend, args=(self.process.stderr,), daemon=True)
+        self.reader.start()
         self.hold_frames = hold_frames
         self.last: np.ndarray | None = None
 
     def add(self, rgb: np.ndarray) -> None:
-        self.writer.send(rgb)
+        try:
+            self.process.stdin.write(np.ascontiguousarray(rgb).data)
+        except (BrokenPipeError, OSError):  # ffmpeg stopped: its reason is on its stderr
+            self._fail()
         self.last = rgb
 
     def close(self) -> None:
         for _ in range(self.hold_frames if self.last is not None else 0):
-            self.writer.send(self.last)
-        self.writer.close()
+            self.add(self.last)
+        try:
+            self.process.stdin.close()
+        except OSError:
+            self._fail()
+        if self.process.wait() != 0:
+            self._fail()
+        self.reader.join()
+
+    def abort(self) -> None:
+        """Stop ffmpeg at once (the render failed or the build was stopped): its complaints are not shown."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.reader.join()
+
+    def _fail(self) -> NoReturn:
+        self.abort()
+        lines = [line.decode(errors="replace").strip() for line in self.stderr]
+        lines = [line for line in lines if line] or [f"ffmpeg exited with status {self.process.returncode}"]
+        log.debug("ffmpeg failed: %s\n%s", " ".join(self.command), "\n".join(lines))
+        text = "\n".join(lines)
+        if os.strerror(errno.ENOSPC) in text:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        raise OSError(errno.EIO, f"the video encoder failed: {lines[-1]}")
 
 
 def write_poster(path: Path, frame: np.ndarray) -> None:

@@ -91,10 +91,10 @@ def render_task(task: RenderTask) -> RunMedia:
         renderer = renderers[fonts] = FrameRenderer(*fonts)
     cache = Cache(Path(task.cache_root))
     workdir = cache.new_entry(task.key)
+    mp4: Any = None
     try:
         plan = renderer.setup(task.job, task.plan)
         formats = () if plan.still else task.formats
-        mp4: Any = None
         gif_at, gif_frames = set(plan.gif), []
         last: Any = None
         for t, rgb in renderer.frames():
@@ -120,6 +120,8 @@ def render_task(task: RenderTask) -> RunMedia:
                                         "height": strip.height}}
         folder = cache.commit(task.key, workdir, meta)
     except BaseException as exc:
+        if mp4 is not None:
+            mp4.abort()
         shutil.rmtree(workdir, ignore_errors=True)
         if isinstance(exc, OSError) and exc.filename is None:  # a failed write() or encoder does not say where
             exc.filename = str(cache.entry_dir(task.key))
