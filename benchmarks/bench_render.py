@@ -86,18 +86,12 @@ def render_usual(job, plan, out: Path) -> int:
     import numpy as np
     from matplotlib.animation import FFMpegWriter, FuncAnimation
 
-    from reportgen.media.plan import (
-        FIGSIZE,
-        FIT_PANEL,
-        FONT_PT,
-        LOSS_PANEL,
-        SURFACE_PANEL,
-    )
+    from reportgen.media.layouts import WIDE_FRAME as frame
 
     matplotlib.rcParams["animation.ffmpeg_path"] = imageio_ffmpeg.get_ffmpeg_exe()
-    matplotlib.rcParams["font.size"] = FONT_PT
-    fig = plt.figure(figsize=FIGSIZE, dpi=100)
-    ax, sx, lx = (fig.add_axes(p.rect) for p in (FIT_PANEL, SURFACE_PANEL, LOSS_PANEL))
+    matplotlib.rcParams["font.size"] = frame.font_pt
+    fig = plt.figure(figsize=frame.figsize, dpi=100)
+    ax, sx, lx = (fig.add_axes(p.rect) for p in (frame.fit, frame.surface, frame.loss))
     gw, gb = np.meshgrid(np.linspace(*plan.w_range, 200), np.linspace(*plan.b_range, 200))
     surface = job.loss_at(gw, gb)
     xs = np.array(plan.x_range)

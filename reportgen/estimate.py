@@ -25,7 +25,8 @@ from reportgen.core import languages
 from reportgen.core.formatting import MB
 from reportgen.infra.errors import ConfigError
 from reportgen.infra.options import BuildOptions
-from reportgen.media.plan import FIGSIZE, FINAL_HOLD, GIF_BUDGET
+from reportgen.media.layouts import PHONE_FRAME, WIDE_FRAME
+from reportgen.media.plan import FINAL_HOLD, GIF_BUDGET
 
 #: Memory of a build process before its grid costs anything: Python, torch, matplotlib, the evidence and figures
 #: (about 415 MB measured, plus a margin).
@@ -36,13 +37,15 @@ MEMORY_PER_ITERATION = 16
 #: on the course's 2-core machine: 1 run x 1,000 iterations in 0.135 s, 10,000 runs x 20 points in 1.74 s).
 TRAIN_PER_ITERATION = 135e-6
 TRAIN_PER_POINT_ITERATION = 8e-9
-#: Seconds to draw and encode one frame on one core (benchmarks/bench_render.py: about 6 ms drawing, 10 ms x264).
-RENDER_PER_FRAME = 0.017
+#: Seconds to draw and encode a frame on one core, per pixel (benchmarks/bench_render.py: an 800 x 680 frame takes
+#: about 6 ms drawing and 10 ms x264).
+RENDER_PER_PIXEL = 0.017 / (800 * 680)
 #: And when any run takes minibatches: its loss over all points, kept per iteration too.
 MEMORY_PER_MINIBATCH_ITERATION = 8
-#: Memory of one render worker with its ffmpeg: a base, and per pixel of a frame (fitted to the whole process tree's
-#: peak: 813 MB at dpi 100 and 2,419 MB at dpi 300, each with 2 workers, against the build process alone's 420 MB;
-#: the base raised to cover the built-in config's 955 MB, whose 1,000-frame runs keep ffmpeg busier).
+#: Memory of one render worker with its ffmpeg: a base, and per pixel of its largest frame (fitted to the whole
+#: process tree's peak: 813 MB at dpi 100 and 2,419 MB at dpi 300, each with 2 workers, against the build process
+#: alone's 420 MB; with the phone drawings too, 817 MB and 2,136-2,358 MB; the base raised to cover the built-in
+#: config's 955 MB, whose 1,000-frame runs keep ffmpeg busier).
 WORKER_BASE = 170e6
 WORKER_PER_PIXEL = 185
 #: Bytes per run and data point: the tensors of one training step.
@@ -148,17 +151,22 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs:
     animated = [s for s in specs if s.animate]  # with no video format too: its poster is the last of its frames
     per_run = [math.ceil(s.params.max_iters / render.frame_every) + 1 for s in animated]
     frames = sum(per_run) * languages
-    pixels = FIGSIZE[0] * FIGSIZE[1] * render.dpi ** 2
-    per_worker = WORKER_BASE + WORKER_PER_PIXEL * pixels
-    workers = min(jobs or os.cpu_count() or 1, len(animated) * languages)
+    # Each drawing's frame: the wide one, and a phone one when there are MP4s to draw it into.
+    drawings = [WIDE_FRAME, PHONE_FRAME] if render.phone and "mp4" in render.formats else [WIDE_FRAME]
+    sizes = [width * height for width, height in (d.pixels(render.dpi) for d in drawings)]
+    pixels, drawn = sizes[0], sum(sizes)
+    frames *= len(drawings)
+    # A worker draws one drawing at a time: its largest frame sets its peak (measured with the phone drawings too).
+    per_worker = WORKER_BASE + WORKER_PER_PIXEL * max(sizes)
+    workers = min(jobs or os.cpu_count() or 1, len(animated) * languages * len(drawings))  # one drawing each
     if jobs is None and workers > 1:  # by default, as many workers as the memory budget leaves room for
         workers = max(1, min(workers, int((limits.max_memory_mb * MB - memory) // per_worker)))
     memory += workers * per_worker
     hold = render.fps * FINAL_HOLD  # the last frame, held: at most a second at the fastest rate
-    mp4 = [(MP4_PER_VIDEO + (n + hold) * MP4_PER_FRAME) * pixels if "mp4" in render.formats else 0 for n in per_run]
+    mp4 = [(MP4_PER_VIDEO + (n + hold) * MP4_PER_FRAME) * drawn if "mp4" in render.formats else 0 for n in per_run]
     gif = [min(min(render.gif_frames, s.params.max_iters) * GIF_PER_FRAME * pixels, GIF_BUDGET)
            if "gif" in render.formats else 0 for s in animated]
-    media = languages * (sum(mp4) + sum(gif) + len(animated) * POSTER * pixels)
+    media = languages * (sum(mp4) + sum(gif) + len(animated) * POSTER * drawn)
     sweeps = _sweep_shapes(specs)
     figures = sum(layout.overlaid(n) + (dims == 2) for n, dims in sweeps.values())
     tabled = sum(n for n, _ in sweeps.values() if layout.tabulated(n))
@@ -173,7 +181,7 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs:
     return Estimate(runs=runs, iterations=t_max, languages=languages, animations=len(animated) * languages,
                     history_points=min(t_max, limits.history_points), memory=int(memory), results=int(results),
                     frames=frames, site=int(results + media + pages), train_seconds=train,
-                    render_seconds=frames * RENDER_PER_FRAME, workers=workers)
+                    render_seconds=sum(per_run) * languages * drawn * RENDER_PER_PIXEL, workers=workers)
 
 
 def _sweep_shapes(specs: Sequence[RunSpec]) -> dict[str, tuple[int, int]]:

@@ -22,13 +22,14 @@ import pytest
 from babel.messages.pofile import read_po
 
 from reportgen.build import BuildOptions, build
+from reportgen.config.layout import PHONE_MAX_REM
 from reportgen.core.i18n import catalog_path
 from reportgen.figures.dag import EDGE_FONT_PX
 from reportgen.figures.loss_chart import FONT_PX as CHART_FONT_PX
-from reportgen.figures.plots import HEATMAP_SMALLEST_PT, NARROW, WIDE
 from reportgen.figures.paths import NARROW as PATHS_NARROW
 from reportgen.figures.paths import WIDE as PATHS_WIDE
-from reportgen.media.plan import FONT_PT
+from reportgen.figures.plots import HEATMAP_SMALLEST_PT, NARROW, WIDE
+from reportgen.media.layouts import PHONE_FRAME, WIDE_FRAME
 from reportgen.site.serve import SiteHandler
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,6 +38,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 SHOTS = Path(os.environ.get("REPORTGEN_SCREENSHOTS", "/tmp/reportgen-screenshots"))
 
 pytestmark = pytest.mark.browser
+#: Every image says what it shows, except a video's poster under it, which the video's own label names (alt="").
+ALT_TEXTS = "[...document.images].every(i => i.alt || (i.matches('.player picture img') && i.alt === ''))"
 
 
 @pytest.fixture(scope="module")
@@ -173,21 +176,33 @@ def test_under_a_sub_path(browser, site, server):
 
 @pytest.mark.parametrize("width", [375, 1280])
 def test_readable_at_phone_and_desktop_width(browser, site, server, width):
-    """Nothing overflows; the text inside each animation and figure is at least 9 CSS px; a laptop's animation is 760+ px."""
+    """Nothing overflows; the text inside each animation is at least 10 CSS px (a phone plays its upright drawing) and
+    inside each figure at least 9; a laptop's animation is 760+ px."""
     context, page, problems, _ = open_page(browser, f"{server}/course/report/", (server + "/", "data:"), width)
     # Nothing but the tables' own scroll areas is wider than the screen.
     overflow = page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= width, f"page is {overflow}px wide at {width}px"
-    # The text inside every animation is readable at the size it is shown (and an animation is not a thumbnail).
+    # The text inside every animation is readable at the size it is shown (and an animation is not a thumbnail):
+    # a phone plays each video's upright drawing, edge to edge, and shows its poster; a laptop the wide ones.
     dpi = json.loads((site / "results.json").read_text())["config"]["render"]["dpi"]
-    smallest = FONT_PT * dpi / 72  # px in the frame: every text of a frame has this size
-    shown = page.evaluate("[...document.querySelectorAll('.frame')].filter(v => v.checkVisibility())"
-                          ".map(v => [v.getBoundingClientRect().width, +v.getAttribute('width')])")
+    drawing = PHONE_FRAME if width <= PHONE_MAX_REM * 16 else WIDE_FRAME
+    frame_width = drawing.pixels(dpi)[0]
+    shown = page.evaluate("""async () => Promise.all([...document.querySelectorAll('.player')].filter(p => p.checkVisibility())
+        .map(async p => { const v = p.querySelector('video'), i = p.querySelector('picture img');
+            i.loading = 'eager'; await i.decode();
+            return [v.getBoundingClientRect().width, v.currentSrc.split('/').pop(), i.currentSrc.split('/').pop(),
+                    i.naturalWidth, i.getBoundingClientRect().width]; }))""")
     assert len(shown) == 4  # the animated runs each explorer shows first: threshold 1, slope 2, lr 0.01, remedies' gd
-    for css_width, frame_width in shown:
-        assert css_width * smallest / frame_width >= 9, (width, css_width, frame_width)
+    for css_width, video, poster, poster_width, poster_css_width in shown:
+        assert video.endswith(".phone.mp4") == (drawing is PHONE_FRAME), (width, video)
+        assert poster == video.replace(".mp4", ".poster.png") and poster_width == frame_width, (poster, poster_width)
+        assert poster_css_width == css_width  # the poster lies exactly over the video's frame
+        # Its smallest text (the layout's, which test_render checks against every drawn frame) as shown.
+        assert css_width * drawing.smallest_px(dpi) / frame_width >= 10, (width, css_width, frame_width)
         if width >= 1280:
             assert css_width >= 760, css_width
+        else:
+            assert css_width == width  # edge to edge: the column of a phone is the screen
     # So is the text of every figure shown: its smallest (a legend, a threshold's label, a tick) at the figure's own
     # size, scaled as shown. A phone gets the narrow drawing, whose text barely shrinks; a laptop the wide one.
     smallest_px = {"loss": (WIDE.smallest_px, NARROW.smallest_px), "curve": (CHART_FONT_PX, CHART_FONT_PX),
@@ -218,7 +233,7 @@ def test_readable_at_phone_and_desktop_width(browser, site, server, width):
                              ".map(t => t.querySelector('caption')?.textContent)") == []
     headings = page.evaluate("[...document.querySelectorAll('h1,h2,h3,h4')].map(h => +h.tagName[1])")
     assert headings[0] == 1 and all(b - a <= 1 for a, b in zip(headings, headings[1:]))
-    assert page.evaluate("[...document.images].every(i => i.alt)")
+    assert page.evaluate(ALT_TEXTS)
     # Every picture and video has its real size (no layout shift); nothing plays by itself.
     assert page.evaluate("[...document.querySelectorAll('img, video')].every(e => +e.getAttribute('width') > 0"
                          " && +e.getAttribute('height') > 0)")
@@ -285,7 +300,7 @@ def test_chinese_page_readable_at_phone_and_desktop_width(browser, both, width):
     context, page, problems, _ = open_page(browser, url, ("file://", "data:"), width)
     overflow = page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= width, f"page is {overflow}px wide at {width}px"
-    assert page.evaluate("[...document.images].every(i => i.alt)")
+    assert page.evaluate(ALT_TEXTS)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"zh-CN-{width}.png"), full_page=True)
     assert problems == []
@@ -474,7 +489,8 @@ def test_a_paused_videos_controls_cover_no_part_of_its_frame(browser, site, widt
     page.goto((site / "index.html").as_uri(), wait_until="load")
     video = page.locator('[id="run-threshold__threshold-1"] video')
     box = video.bounding_box()
-    frame_height = box["width"] * int(video.get_attribute("height")) / int(video.get_attribute("width"))
+    frame_width, frame_height = (PHONE_FRAME if width <= PHONE_MAX_REM * 16 else WIDE_FRAME).figsize
+    frame_height *= box["width"] / frame_width
     band = box["height"] - frame_height
     assert band >= CONTROLS_REM * 16 - 1 >= 85, (box, frame_height)
     # Without its controls, the band is plain white: the poster (the last frame) lies wholly above it.

@@ -118,4 +118,5 @@ def test_a_build_renders_through_a_running_scheduler_given_by_its_address(tmp_pa
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         report = build(BuildOptions(config_path=tmp_path / "c.toml", out=tmp_path / "site", jobs=1,
                                     executor="dask", scheduler=cluster.scheduler_address))
-    assert report.rendered == 3 and len(list((tmp_path / "site" / "media").glob("*.mp4"))) == 2
+    # Two videos, each drawn wide and for a phone, and a picture (a run of one iteration).
+    assert report.rendered == 5 and len(list((tmp_path / "site" / "media").glob("*.mp4"))) == 4

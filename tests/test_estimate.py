@@ -40,7 +40,8 @@ def test_a_runaway_config_is_refused_before_any_work_one_line_per_budget(tmp_pat
     memory = lines[0]
     assert memory.startswith(f"reportgen: error: {config}: limits.max_memory_mb: peak memory estimated at up to ")
     assert "over the budget of 2,000 MB" in memory and "[limits] max_memory_mb" in memory and "--max-memory-mb" in memory
-    assert "500,000,500 frames, over the budget of 50,000 frames" in lines[1] and "--max-frames" in lines[1]
+    # Every run's frames, drawn twice: wide, and upright for a phone.
+    assert "1,000,001,000 frames, over the budget of 100,000 frames" in lines[1] and "--max-frames" in lines[1]
     assert not out.exists() and not (tmp_path / CACHE_DIR).exists()
 
 
@@ -190,9 +191,12 @@ def test_memory_counts_the_render_workers_and_their_frames():
 
     text = "[render]\ndpi = DPI\n[[sweep]]\nname = \"s\"\nvary = { slope = [1.0, 3.0] }\n"
     small, large = (parse_config(text.replace("DPI", d)) for d in ("100", "300"))
-    one, two, many = (estimate(small, expand_grid(small), jobs=j).memory for j in (1, 2, 8))
-    assert one < two == many  # two animations: never more than two workers
-    # Measured (the whole process tree's peak RSS, 2 workers): 813 MB at dpi 100, 2,419 MB at dpi 300.
+    one, two, four, many = (estimate(small, expand_grid(small), jobs=j).memory for j in (1, 2, 4, 8))
+    assert one < two < four == many  # two animations, each drawn wide and for a phone: never more than four workers
+    no_phone = parse_config(text.replace("DPI", "100\nphone = false"))
+    assert estimate(no_phone, expand_grid(no_phone), jobs=8).memory == two  # two drawings, two workers
+    # Measured (the whole process tree's peak RSS, 2 workers): 813 MB at dpi 100, 2,419 MB at dpi 300; with the
+    # phone drawings too, 817 MB and 2,136-2,358 MB.
     assert 813e6 < two < 1_100e6
     assert 2_419e6 < estimate(large, expand_grid(large), jobs=2).memory < 2_800e6
 

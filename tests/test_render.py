@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from reportgen.core.formatting import num
 from reportgen.core.i18n import translations
 from reportgen.infra.cache import Cache
 from reportgen.infra.progress import Progress
+from reportgen.media.layouts import PHONE_FRAME, WIDE_FRAME
 from reportgen.media.plan import FINAL_HOLD, GIF_BUDGET, MIN_FPS
 
 
@@ -50,11 +52,15 @@ def test_a_run_of_one_iteration_is_a_picture_not_a_video(tiny):
 
 def test_media_paths_are_relative_and_exist(tiny, animated):
     for run in tiny.runs.values():
-        assert set(run["media"]) == {"gif", "mp4", "poster", "filmstrip"}
+        assert set(run["media"]) == {"gif", "mp4", "poster", "filmstrip", "phone"}
         if run["id"] not in animated:
             assert set(run["media"].values()) == {None}
             continue
-        for path in run["media"].values():
+        # A video has its phone drawing, an MP4 and a poster; a picture (one iteration) has none.
+        media = dict(run["media"])
+        phone = media.pop("phone")
+        assert (phone is None) == (media["mp4"] is None), run["id"]
+        for path in [*media.values(), *(phone or {}).values()]:
             if path is None:
                 continue
             assert not Path(path).is_absolute() and path.startswith("media/")
@@ -104,19 +110,26 @@ def ffprobe(path: Path, *entries: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in proc.stdout.split())
 
 
+def drawings(run: dict) -> list[tuple[str, str]]:
+    """Return a video's (MP4, poster) of each drawing: the wide one, and the phone one when it has it."""
+    media, phone = run["media"], run["media"]["phone"]
+    return [(media["mp4"], media["poster"])] + ([(phone["mp4"], phone["poster"])] if phone else [])
+
+
 def test_every_mp4_decodes_to_its_iterations_plus_the_hold(tiny, animated):
     checked = 0
     for run in animated.values():
         if run["media"]["mp4"] is None:
             continue
-        info = ffprobe(tiny.site / run["media"]["mp4"], "codec_name", "pix_fmt", "width", "height", "nb_read_frames",
-                       "avg_frame_rate")
-        assert (info["codec_name"], info["pix_fmt"]) == ("h264", "yuv420p")
-        hold = round(run["fps"] * FINAL_HOLD)
-        assert int(info["nb_read_frames"]) == run["frames"] + hold, run["id"]
-        assert info["avg_frame_rate"] == f"{run['fps']}/1"
-        checked += 1
-    assert checked == 5
+        for mp4, _ in drawings(run):  # the phone drawing shows the same frames at the same times
+            info = ffprobe(tiny.site / mp4, "codec_name", "pix_fmt", "width", "height", "nb_read_frames",
+                           "avg_frame_rate")
+            assert (info["codec_name"], info["pix_fmt"]) == ("h264", "yuv420p")
+            hold = round(run["fps"] * FINAL_HOLD)
+            assert int(info["nb_read_frames"]) == run["frames"] + hold, mp4
+            assert info["avg_frame_rate"] == f"{run['fps']}/1"
+            checked += 1
+    assert checked == 10
 
 
 def top_level_boxes(path: Path) -> list[str]:
@@ -134,17 +147,47 @@ def top_level_boxes(path: Path) -> list[str]:
 
 
 def test_mp4_is_even_sized_unscaled_and_faststart(tiny, animated):
+    dpi = json.loads((tiny.site / "results.json").read_text())["config"]["render"]["dpi"]
     for run in animated.values():
         if run["media"]["mp4"] is None:
             continue
-        path = tiny.site / run["media"]["mp4"]
-        info = ffprobe(path, "width", "height")
-        width, height = int(info["width"]), int(info["height"])
-        assert width % 2 == 0 and height % 2 == 0
-        poster = Image.open(tiny.site / run["media"]["poster"])
-        assert (width, height) == poster.size  # the frame size itself: nothing rescaled
-        boxes = top_level_boxes(path)
-        assert boxes.index("moov") < boxes.index("mdat"), boxes
+        for mp4, poster in drawings(run):
+            path = tiny.site / mp4
+            info = ffprobe(path, "width", "height")
+            width, height = int(info["width"]), int(info["height"])
+            assert width % 2 == 0 and height % 2 == 0
+            assert (width, height) == Image.open(tiny.site / poster).size  # the frame size itself: nothing rescaled
+            layout = PHONE_FRAME if mp4.endswith(".phone.mp4") else WIDE_FRAME
+            assert (width, height) == layout.pixels(dpi)
+            boxes = top_level_boxes(path)
+            assert boxes.index("moov") < boxes.index("mdat"), boxes
+
+
+@pytest.mark.parametrize("layout", [WIDE_FRAME, PHONE_FRAME], ids=lambda layout: layout.name)
+def test_every_dpi_gives_even_frames_that_matplotlib_draws_at_that_size(layout):
+    """H.264's 4:2:0 needs even sides: dpi 37 once gave the wide frame 251 rows, and its MP4 failed."""
+    for dpi in range(30, 301):
+        width, height = layout.pixels(dpi)
+        assert width % 2 == 0 and height % 2 == 0, dpi
+        assert tuple(int(inches * dpi) for inches in layout.inches(dpi)) == (width, height), dpi  # as Agg truncates
+
+
+def test_a_phone_drawing_is_upright_and_its_text_is_as_large_as_its_layout_says(tiny):
+    """The smallest text of every drawn frame (ticks, labels, notes and the stamped state lines), from meta.json."""
+    dpi, seen = json.loads((tiny.site / "results.json").read_text())["config"]["render"]["dpi"], set()
+    for meta_path in (tiny.cache / "media").glob("*/meta.json"):
+        meta = json.loads(meta_path.read_text())
+        layout = {WIDE_FRAME.name: WIDE_FRAME, PHONE_FRAME.name: PHONE_FRAME}[meta["layout"]]
+        # (the stamped state lines' face comes in whole pixels: within half a pixel of the layout's size)
+        assert meta["text_px"] >= layout.smallest_px(dpi) - 0.5, (meta["run_id"], meta["layout"])
+        seen.add(meta["layout"])
+        if layout is PHONE_FRAME:
+            assert meta["height"] > 1.5 * meta["width"] and meta["text_px"] == pytest.approx(layout.smallest_px(dpi), abs=0.5)
+            assert meta["filmstrip"] is None and set(meta["files"]) == {"animation.mp4", "poster.png"}
+    assert seen == {"wide", "phone"}
+    # Shown edge to edge on a 375 px phone, the phone frame's text is at least 10 CSS px; the wide one's would be 9.
+    assert 375 / PHONE_FRAME.pixels(100)[0] * PHONE_FRAME.smallest_px(100) >= 10
+    assert 375 / WIDE_FRAME.pixels(100)[0] * WIDE_FRAME.smallest_px(100) < 10
 
 
 # --------------------------------------------------------------------------- what a frame shows
@@ -273,14 +316,16 @@ def test_interrupted_or_damaged_entries_are_never_reused(tiny, tmp_path):
     # A committed entry whose GIF was truncated afterwards.
     site_gif = root / "site" / runs["slope__slope-5"]["media"]["gif"]
     good = site_gif.read_bytes()
-    entry = next(p for p in cache_media.iterdir() if (p / "meta.json").exists() and "slope__slope-5" in (p / "meta.json").read_text())
+    entry = next(p for p in cache_media.iterdir() if (p / "meta.json").exists() and "slope__slope-5" in (p / "meta.json").read_text()
+                 and '"layout": "wide"' in (p / "meta.json").read_text())
     (entry / "animation.gif").unlink()  # the site hard-links it: never edit in place
     (entry / "animation.gif").write_bytes(good[: len(good) // 2])
     report = build(options)
     assert report.rendered == 1 and not report.trained
     assert (root / "site" / runs["slope__slope-5"]["media"]["gif"]).read_bytes() == good
     with_no_cache = build(BuildOptions(config_path=options.config_path, out=options.out, jobs=1, use_cache=False))
-    assert with_no_cache.rendered == len(runs) and with_no_cache.trained
+    videos = sum(1 for run in runs.values() if run["media"]["mp4"])  # each also drawn for a phone
+    assert with_no_cache.rendered == len(runs) + videos and with_no_cache.trained
 
 
 def test_every_ending_and_every_axis_says_what_is_true(drawn):

@@ -129,6 +129,8 @@ class RenderSettings:
     gif_frames: int = option(30, "Frames of a run's GIF preview, evenly spaced from the first to the last.",
                              between(2, 500))
     dpi: int = option(100, "Resolution of the frames, in pixels per inch (8 inches wide).", between(30, 300))
+    phone: bool = option(True, "Also draw each MP4 for a phone held upright (4.8 inches wide, the views stacked); "
+                               "the page plays it on screens below 36 rem.")
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ class Limits:
                                       "(estimated).", between(1, 10**9))
     max_results_mb: int = option(200, "Refuse a build whose results.json would be larger than this, in MB (estimated).",
                                  between(1, 10**9))
-    max_frames: int = option(50_000, "Refuse a build whose animations would need more frames than this.",
+    max_frames: int = option(100_000, "Refuse a build whose animations would need more frames than this (each "
+                                      "drawing counts: wide and phone).",
                              between(1, 10**9))
     max_site_mb: int = option(1000, "Refuse a build whose site would be larger than this, in MB (estimated).",
                               between(1, 10**9))

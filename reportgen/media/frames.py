@@ -28,19 +28,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from reportgen.core import palette  # noqa: E402
 from reportgen.core.fonts import families  # noqa: E402
 from reportgen.core.formatting import fixed, num, param  # noqa: E402
-from reportgen.media.plan import (  # noqa: E402
-    FIGSIZE,
-    FIT_PANEL,
-    FONT_PT,
-    LOSS_PANEL,
-    STATE,
-    STATE_Y,
-    SURFACE_GRID,
-    SURFACE_PANEL,
-    FrameJob,
-    FramePlan,
-    plan,
-)
+from reportgen.media.layouts import WIDE_FRAME, FrameLayout  # noqa: E402
+from reportgen.media.plan import SURFACE_GRID, FrameJob, FramePlan, plan  # noqa: E402
 from reportgen.train.run import Status  # noqa: E402
 
 #: The white box under a label on the loss surface, so that it reads across contours and the panel's frame.
@@ -48,14 +37,16 @@ LABEL_BOX = {"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 
 
 
 class FrameRenderer:
-    """One reusable figure that draws the frames of one run after another."""
+    """One reusable figure, in one layout (wide or phone), that draws the frames of one run after another."""
 
-    def __init__(self, dpi: int = 100, cjk: bool = False) -> None:
+    def __init__(self, dpi: int = 100, cjk: bool = False, layout: FrameLayout = WIDE_FRAME) -> None:
         self.dpi = dpi
+        self.layout = layout
         sans, _ = families(cjk)
         # Every text takes its font list and size when it is made: DejaVu first, then the CJK font when asked for.
-        self.rc = {"font.family": list(sans), "font.size": FONT_PT, "axes.labelsize": FONT_PT,
-                   "xtick.labelsize": FONT_PT, "ytick.labelsize": FONT_PT}
+        pt = layout.font_pt
+        self.rc = {"font.family": list(sans), "font.size": pt, "axes.labelsize": pt, "xtick.labelsize": pt,
+                   "ytick.labelsize": pt}
         with matplotlib.rc_context(self.rc):
             self._build(dpi, cjk)
         self.job: FrameJob | None = None
@@ -64,11 +55,12 @@ class FrameRenderer:
 
     def _build(self, dpi: int, cjk: bool) -> None:
         """Make the figure and every artist that lives across runs, once."""
-        self.fig = Figure(figsize=FIGSIZE, dpi=dpi)
+        layout = self.layout
+        self.fig = Figure(figsize=layout.inches(dpi), dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
-        self.ax_fit = ax = self.fig.add_axes(FIT_PANEL.rect)
-        self.ax_surface = sx = self.fig.add_axes(SURFACE_PANEL.rect)
-        self.ax_loss = lx = self.fig.add_axes(LOSS_PANEL.rect)
+        self.ax_fit = ax = self.fig.add_axes(layout.fit.rect)
+        self.ax_surface = sx = self.fig.add_axes(layout.surface.rect)
+        self.ax_loss = lx = self.fig.add_axes(layout.loss.rect)
         for axes in (ax, sx, lx):
             axes.xaxis.set_major_locator(MaxNLocator(4))
             axes.yaxis.set_major_locator(MaxNLocator(4))
@@ -110,10 +102,11 @@ class FrameRenderer:
                                 fontweight=weight, animated=True,
                                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
 
-        self.title = self.fig.text(0.5, 0.975, "", ha="center", va="top")
-        # The state line changes every frame: stamped by Pillow in the monospace face (see StateLine), not laid out
+        self.title = self.fig.text(0.5, 0.975, "", ha="center", va="top", wrap=layout.title_wrap)
+        # The state changes every frame: stamped by Pillow in the monospace face (see StateLine), not laid out
         # by matplotlib, which spends more on one line of text than on everything else in the frame.
-        self.state_line = StateLine(FONT_PT * dpi / 72, y=round((1 - STATE_Y) * FIGSIZE[1] * dpi))
+        self.state_lines = [(line, StateLine(layout.font_pt * dpi / 72, y=round((1 - y) * layout.pixels(dpi)[1])))
+                            for line, y in layout.state]
 
     # ----------------------------------------------------------------- per run
 
@@ -187,7 +180,7 @@ class FrameRenderer:
         # Every (w, b) has a loss above a threshold below the floor: there is no contour to draw, and the view says so.
         sx.set_title("" if job.threshold > job.loss_floor else words.no_stop_contour % {
             "threshold": param(job.threshold), "floor": num(job.loss_floor)}, color=palette.THRESHOLD, pad=6,
-            fontsize="small")
+            fontsize=self.layout.note_pt)
         (vs_w, vf_w), (vs_b, vf_b) = job.eigenvectors
         span = 4 * max(p.w_range[1] - p.w_range[0], p.b_range[1] - p.b_range[0])
         for (vw, vb), label in (((vs_w, vs_b), words.slow), ((vf_w, vf_b), words.fast)):
@@ -259,9 +252,19 @@ class FrameRenderer:
                 if artist.get_visible():
                     axes.draw_artist(artist)
         frame = np.array(self.canvas.buffer_rgba())  # a plain copy: no conversion, RGBA goes to ffmpeg as is
-        self.state_line(frame, STATE % {"t": t, "w": fixed(w, overflow=over), "b": fixed(b, overflow=over),
-                                   "loss": fixed(job.loss[t], overflow=over)})
+        state = {"t": t, "w": fixed(w, overflow=over), "b": fixed(b, overflow=over),
+                 "loss": fixed(job.loss[t], overflow=over)}
+        for line, stamp in self.state_lines:
+            stamp(frame, line % state)
         return frame
+
+    def smallest_text_px(self) -> float:
+        """Return the height in pixels of the smallest text the last frame drawn shows (heading, ticks, labels,
+        notes and the state lines, which shrink in a frame too narrow for them)."""
+        from matplotlib.text import Text
+
+        sizes = [t.get_fontsize() * self.dpi / 72 for t in self.fig.findobj(Text) if t.get_visible() and t.get_text()]
+        return min(sizes + [stamp.smallest_px for _, stamp in self.state_lines])
 
     def _extend_trail(self, t: int) -> bool:
         """Bring the trail (loss curve and surface path) up to iteration ``t``, drawing only what is new.
@@ -310,6 +313,7 @@ class StateLine:
         self.color = np.array(color, np.uint32)
         self.glyphs: dict[str, np.ndarray] = {}
         self.smaller: dict[int, StateLine] = {}  # the same line in smaller faces, by size
+        self.smallest_px = float(self.font.size)  # the smallest face a line was stamped in
 
     def glyph(self, char: str) -> np.ndarray:
         """Return the coverage (0..255) of one character in its cell."""
@@ -329,6 +333,7 @@ class StateLine:
             if size not in self.smaller:
                 self.smaller[size] = StateLine(size, self.y, tuple(int(c) for c in self.color))
             self.smaller[size](frame, text)
+            self.smallest_px = min(self.smallest_px, size)
             return
         height, width = alpha.shape[:2]
         left = (frame.shape[1] - width) // 2

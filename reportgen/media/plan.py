@@ -6,10 +6,8 @@ and the limits of the three views. The renderer (:mod:`reportgen.media.frames`) 
 draws what the plan says, and the explanations read the same plan (when the line
 stops moving visibly), so a frame, a table and results.json describe one state.
 
-The frame is one layout for every screen: 8 x 6.8 inches, every text at least
-:data:`FONT_PT` points. Since both scale with the dpi, the smallest text is
-``FONT_PT / 72 / 8`` of the frame's width at any dpi: shown full width on a
-375 px phone that is 9.4 CSS px, and at 800 px on a laptop 20 px.
+Where things sit in a frame is :mod:`reportgen.media.layouts`: a wide drawing for a laptop and a
+portrait one for a phone. The plan is the same for both: the same frames of the same states.
 """
 
 from __future__ import annotations
@@ -24,17 +22,9 @@ from reportgen.config.schema import RenderSettings
 from reportgen.core.fonts import needs_cjk
 from reportgen.core.i18n import N_, Translations
 from reportgen.core.sampling import evenly_spaced
+from reportgen.media.layouts import WIDE_FRAME
 from reportgen.train.run import RunResult, Status
 
-#: Frame size in inches; times the dpi of [render] it gives the pixels (800 x 680 at 100 dpi).
-FIGSIZE = (8.0, 6.8)
-#: The size of every text in a frame, in points: the smallest a 375 px phone can still read at full width.
-FONT_PT = 14.5
-#: The state of the frame: the iteration and exactly the w, b and loss its forward pass used. Symbols and
-#: numbers only, the same in every language (L(w, b) is the loss at those w and b).
-STATE = "t = %(t)s    w = %(w)s    b = %(b)s    L(w, b) = %(loss)s"
-#: Where the state line's top sits, in fractions of the frame's height from the bottom.
-STATE_Y = 0.915
 #: How long the final frame is held, in seconds.
 FINAL_HOLD = 1.0
 #: The slowest a video plays: a short run is not stretched below this.
@@ -43,26 +33,6 @@ MIN_FPS = 5
 DIVERGED_VIEW_STEPS = 6
 #: Largest GIF preview, in bytes; a bigger one is written again with half its frames.
 GIF_BUDGET = 1_500_000
-
-
-@dataclass(frozen=True)
-class Panel:
-    """Where a view sits in the frame, in fractions of the figure (matplotlib's [left, bottom, width, height])."""
-
-    left: float
-    bottom: float
-    width: float
-    height: float
-
-    @property
-    def rect(self) -> tuple[float, float, float, float]:
-        return (self.left, self.bottom, self.width, self.height)
-
-
-#: The three views: the data and the fit, the loss surface, and the loss curve below both.
-FIT_PANEL = Panel(0.115, 0.43, 0.355, 0.40)
-SURFACE_PANEL = Panel(0.625, 0.43, 0.355, 0.40)
-LOSS_PANEL = Panel(0.115, 0.09, 0.865, 0.21)
 
 
 @dataclass(frozen=True)
@@ -158,7 +128,7 @@ def frame_plans(results: Sequence[RunResult], settings: RenderSettings) -> dict[
 
 def settle_of(result: RunResult, frame_plan: FramePlan, settings: RenderSettings) -> int | None:
     """Return the iteration from which a run's fit stays within 1 px of its end in the report's frame."""
-    return settle_iteration(frame_job(result, settings), frame_plan, FIGSIZE[1] * settings.dpi)
+    return settle_iteration(frame_job(result, settings), frame_plan, WIDE_FRAME.figsize[1] * settings.dpi)
 
 
 @dataclass(frozen=True)
@@ -266,7 +236,7 @@ def fit_pixels(job: FrameJob, plan: FramePlan, height_px: float, ts: np.ndarray)
     xs = np.linspace(plan.x_range[0], plan.x_range[1], 3)
     ys = np.outer(job.w[ts].astype(np.float64), xs) + job.b[ts].astype(np.float64)[:, None]
     lo, hi = plan.y_range
-    return (ys - lo) / (hi - lo) * FIT_PANEL.height * height_px
+    return (ys - lo) / (hi - lo) * WIDE_FRAME.fit.height * height_px
 
 
 def settle_iteration(job: FrameJob, plan: FramePlan, height_px: float) -> int | None:

@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 from concurrent.futures import Executor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -25,6 +25,7 @@ from reportgen.infra.cache import Cache, content_key
 from reportgen.infra.executors import die_with_parent, make_executor
 from reportgen.infra.progress import Progress
 from reportgen.media.filmstrip import Filmstrip, draw_filmstrip, write_filmstrip
+from reportgen.media.layouts import LAYOUTS, PHONE_FRAME, WIDE_FRAME
 from reportgen.media.plan import FrameJob, FramePlan, frame_job, frame_labels, plan
 from reportgen.train.run import RunResult
 
@@ -33,12 +34,15 @@ log = logging.getLogger("reportgen")
 #: The files of a cache entry, by format.
 FILENAMES = {"gif": "animation.gif", "mp4": "animation.mp4", "poster": "poster.png", "filmstrip": "filmstrip.png"}
 #: What a cache entry's meta.json must hold besides its files.
-META_KEYS = ("frames", "fps", "width", "height", "filmstrip")
+META_KEYS = ("frames", "fps", "width", "height", "filmstrip", "layout", "text_px")
 
 
 @dataclass(frozen=True)
 class RenderTask:
-    """One run to render: its frame job, its settings and where its cache entry goes."""
+    """One drawing of one run to render: its frame job, its settings and where its cache entry goes.
+
+    The wide drawing makes every format, the filmstrip and the poster; the phone drawing its MP4 and poster only.
+    """
 
     key: str
     job: FrameJob
@@ -46,11 +50,12 @@ class RenderTask:
     formats: tuple[str, ...]
     dpi: int
     cache_root: str
+    layout: str = WIDE_FRAME.name
 
 
 @dataclass(frozen=True)
 class RunMedia:
-    """A run's animation in one language, as rendering (or the cache) produced it."""
+    """A run's animation in one language and one drawing, as rendering (or the cache) produced it."""
 
     key: str
     frames: int  # states in the MP4 (the final hold not counted)
@@ -60,15 +65,24 @@ class RunMedia:
     files: dict[str, str]  # format -> absolute path in the cache
     cached: bool
     filmstrip: Filmstrip | None = None  # the key frames that print shows instead of the video
+    layout: str = WIDE_FRAME.name
+    text_px: float = 0.0  # the frame's smallest text, in pixels of the frame
+    phone: RunMedia | None = None  # the wide drawing's portrait twin, for screens below layout.PHONE_MAX_REM
 
     def url(self, run_id: str, fmt: str) -> str | None:
         """Return where the site holds this format, relative to its root, or None when it was not made."""
-        return site_path(run_id, fmt) if fmt in self.files else None
+        return site_path(run_id, fmt, self.layout) if fmt in self.files else None
+
+    def all(self) -> tuple[RunMedia, ...]:
+        """Return this drawing and its phone twin, if it has one."""
+        return (self,) if self.phone is None else (self, self.phone)
 
 
-def site_path(run_id: str, fmt: str) -> str:
-    """Return the site-relative path of a run's file: media/<id>.gif, .mp4, .poster.png, .filmstrip.png."""
-    return f"media/{run_id}.{fmt}.png" if fmt in ("poster", "filmstrip") else f"media/{run_id}.{fmt}"
+def site_path(run_id: str, fmt: str, layout: str = WIDE_FRAME.name) -> str:
+    """Return the site-relative path of a run's file: media/<id>.gif, .mp4, .poster.png, .filmstrip.png, and for
+    its phone drawing media/<id>.phone.mp4 and .phone.poster.png."""
+    name = run_id if layout == WIDE_FRAME.name else f"{run_id}.{layout}"
+    return f"media/{name}.{fmt}.png" if fmt in ("poster", "filmstrip") else f"media/{name}.{fmt}"
 
 
 # One figure per dpi per thread: a dask worker may run tasks on several threads.
@@ -85,16 +99,17 @@ def render_task(task: RenderTask) -> RunMedia:
     from reportgen.media.plan import FINAL_HOLD
 
     renderers = _LOCAL.__dict__.setdefault("renderers", {})
-    fonts = (task.dpi, task.job.needs_cjk)
-    renderer = renderers.get(fonts)
+    shape = (task.dpi, task.job.needs_cjk, task.layout)
+    renderer = renderers.get(shape)
     if renderer is None:
-        renderer = renderers[fonts] = FrameRenderer(*fonts)
+        renderer = renderers[shape] = FrameRenderer(task.dpi, task.job.needs_cjk, LAYOUTS[task.layout])
+    wide = task.layout == WIDE_FRAME.name
     cache = Cache(Path(task.cache_root))
     workdir = cache.new_entry(task.key)
     mp4: Any = None
     try:
         plan = renderer.setup(task.job, task.plan)
-        formats = () if plan.still else task.formats
+        formats = () if plan.still else task.formats if wide else tuple(f for f in task.formats if f == "mp4")
         gif_at, gif_frames = set(plan.gif), []
         last: Any = None
         for t, rgb in renderer.frames():
@@ -111,13 +126,14 @@ def render_task(task: RenderTask) -> RunMedia:
             write_gif(workdir / FILENAMES["gif"], gif_frames, plan.seconds - plan.hold / plan.fps, FINAL_HOLD)
         write_poster(workdir / FILENAMES["poster"], last)
         strip = None
-        if formats:  # a picture (one iteration) needs no filmstrip: print shows its poster
+        if formats and wide:  # a picture (one iteration) needs no filmstrip: print shows its poster
             sheet, strip = draw_filmstrip(renderer, len(task.job.loss))
             write_filmstrip(workdir / FILENAMES["filmstrip"], sheet)
         meta = {"frames": len(plan.iterations), "fps": plan.fps, "run_id": task.job.run_id,
                 "width": int(last.shape[1]), "height": int(last.shape[0]),
                 "filmstrip": strip and {"iterations": list(strip.iterations), "width": strip.width,
-                                        "height": strip.height}}
+                                        "height": strip.height},
+                "layout": task.layout, "text_px": renderer.smallest_text_px()}
         folder = cache.commit(task.key, workdir, meta)
     except BaseException as exc:
         if mp4 is not None:
@@ -133,7 +149,8 @@ def _outcome(key: str, folder: Path, meta: dict, cached: bool) -> RunMedia:
     files = {fmt: str(folder / name) for fmt, name in FILENAMES.items() if (folder / name).exists()}
     strip = meta["filmstrip"]
     filmstrip = Filmstrip(tuple(strip["iterations"]), strip["width"], strip["height"]) if strip else None
-    return RunMedia(key, meta["frames"], meta["fps"], meta["width"], meta["height"], files, cached, filmstrip)
+    return RunMedia(key, meta["frames"], meta["fps"], meta["width"], meta["height"], files, cached, filmstrip,
+                    meta["layout"], meta["text_px"])
 
 
 def run_title(config: Config, result: RunResult, lang: str) -> str:
@@ -144,26 +161,29 @@ def run_title(config: Config, result: RunResult, lang: str) -> str:
 
 
 def make_task(config: Config, result: RunResult, formats: tuple[str, ...], cache: Cache, lang: str,
-              frame_plan: FramePlan | None = None, key: str | None = None) -> RenderTask:
-    """Describe the rendering of one run in ``lang``, keyed by everything that shapes its pixels.
+              frame_plan: FramePlan | None = None, key: str | None = None, layout: str = WIDE_FRAME.name) -> RenderTask:
+    """Describe the rendering of one run in ``lang`` and one drawing, keyed by everything that shapes its pixels.
 
     ``frame_plan`` and ``key`` (see :func:`media_key`) are computed here unless the caller has them already.
     """
     job = frame_job(result, config.render, drawable(run_title(config, result, lang)), frame_labels(translations(lang)))
-    return RenderTask(key or media_key(config, result, formats, lang), job, frame_plan or plan(job), formats,
-                      config.render.dpi, str(cache.root))
+    return RenderTask(key or media_key(config, result, formats, lang, layout=layout), job, frame_plan or plan(job),
+                      formats, config.render.dpi, str(cache.root), layout)
 
 
 def media_key(config: Config, result: RunResult, formats: tuple[str, ...], lang: str,
-              render: Mapping[str, Any] | None = None) -> str:
-    """Return the hash of everything that shapes a run's media (no training data needed), words included.
+              render: Mapping[str, Any] | None = None, layout: str = WIDE_FRAME.name) -> str:
+    """Return the hash of everything that shapes one drawing of a run's media (no training data needed), words
+    included.
 
-    ``render``: the config's [render] table as plain data (computed once per build by the caller).
+    ``render``: the config's [render] table as plain data (computed once per build by the caller). Whether a
+    build draws for phones is not part of it: the wide drawing is the same either way.
     """
+    render = dict(render if render is not None else config.to_dict()["render"])
+    render.pop("phone", None)
     return content_key("media", {
         "params": result.spec.params.to_dict(), "title": run_title(config, result, lang), "formats": list(formats),
-        "render": render if render is not None else config.to_dict()["render"], "lang": lang,
-        "labels": frame_labels(translations(lang)).texts(),
+        "render": render, "lang": lang, "labels": frame_labels(translations(lang)).texts(), "layout": layout,
     })
 
 
@@ -232,17 +252,22 @@ def render_media(
     formats: tuple[str, ...], cache: Cache, progress: Progress, jobs: int | None = None, executor: str = "local",
     scheduler: str | None = None,
 ) -> tuple[dict[tuple[str, str], RunMedia], int]:
-    """Render each animated run once per language (``configs``: the config in each), or take it from the cache.
+    """Render each animated run once per language (``configs``: the config in each) and drawing, or take it from
+    the cache: the wide drawing, and with ``[render] phone`` and an MP4 the phone drawing too.
 
-    ``plans``: each run's frame plan. Return the media by (language, run id) and how many had to be rendered.
+    ``plans``: each run's frame plan. Return the media by (language, run id), each wide drawing holding its phone
+    twin, and how many drawings had to be rendered.
     """
     animated = [r for r in results if r.spec.animate]
-    render = next(iter(configs.values())).to_dict()["render"]  # the same in every language
+    first = next(iter(configs.values()))  # [render] is the same in every language
+    render = first.to_dict()["render"]
 
-    def lookup(formats: tuple[str, ...]) -> tuple[dict[tuple[str, str], str], dict[str, RunMedia]]:
+    def lookup(formats: tuple[str, ...]) -> tuple[dict[tuple[str, str, str], str], dict[str, RunMedia]]:
         # Training is shared; the frames are drawn once per language, since their words differ.
-        keys = {(lang, r.id): media_key(config, r, formats, lang, render)
-                for lang, config in configs.items() for r in animated}
+        layouts = (WIDE_FRAME.name, PHONE_FRAME.name) if first.render.phone and "mp4" in formats else (WIDE_FRAME.name,)
+        keys = {(lang, r.id, layout): media_key(config, r, formats, lang, render, layout)
+                for lang, config in configs.items() for r in animated for layout in layouts
+                if layout == WIDE_FRAME.name or not plans[r.id].still}  # a picture (one frame) is not a video
         return keys, cached_outcomes(cache, list(keys.values()))
 
     keys, outcomes = lookup(formats)
@@ -251,21 +276,29 @@ def render_media(
         log.warning("ffmpeg not found (imageio-ffmpeg); skipping MP4, writing the other formats")
         keys, outcomes = lookup(tuple(f for f in formats if f != "mp4"))
         formats = tuple(f for f in formats if f != "mp4")
-    missing = [make_task(configs[lang], r, formats, cache, lang, plans[r.id], keys[(lang, r.id)])
-               for lang in configs for r in animated if keys[(lang, r.id)] not in outcomes]
+    runs = {r.id: r for r in animated}
+    missing = [make_task(configs[lang], runs[run_id], formats, cache, lang, plans[run_id], key, layout)
+               for (lang, run_id, layout), key in keys.items() if key not in outcomes]
     if missing:
         warn_undrawable(s.title for config in configs.values() for s in config.sweeps)
         cache.remove_stale()
         # A worker renders one animation at a time: never more workers (processes, memory) than animations.
         jobs = min(jobs or default_jobs(), len(missing))
-        label = f"rendering {len(missing)} animations ({jobs} jobs, {executor})"
+        animations = len({(task.job.run_id, task.job.title) for task in missing})
+        drawings = f"{len(missing)} drawings of " if len(missing) > animations else ""
+        label = f"rendering {drawings}{animations} animations ({jobs} jobs, {executor})"
         # The executor starts only here: a fully cached build never starts a cluster.
         with make_executor(executor, jobs, scheduler) as pool:
             with progress.stage(label, total=len(missing), unit="run") as advance:
                 outcomes.update(render_runs(missing, jobs, advance, pool))
     cache.mark_used("media", *keys.values())  # entries the workers committed, too
-    log.info("media: %d rendered, %d from the cache", len(missing), len(keys) - len(missing))
-    return {where: outcomes[key] for where, key in keys.items()}, len(missing)
+    log.info("media: %d drawings rendered, %d from the cache", len(missing), len(keys) - len(missing))
+    media = {}
+    for (lang, run_id, layout), key in keys.items():
+        if layout == WIDE_FRAME.name:
+            phone = keys.get((lang, run_id, PHONE_FRAME.name))
+            media[(lang, run_id)] = replace(outcomes[key], phone=outcomes[phone] if phone else None)
+    return media, len(missing)
 
 
 def ffmpeg_exe() -> str | None:

@@ -19,7 +19,7 @@ from reportgen.core.i18n import translations
 from reportgen.core.languages import DEFAULT, LANGUAGES
 from reportgen.figures.listings import listing_css
 from reportgen.infra.sources import templates_dir
-from reportgen.media.plan import FIGSIZE
+from reportgen.media.layouts import PHONE_FRAME, WIDE_FRAME
 from reportgen.site.views import PageView
 from reportgen.site.webfont import WebFont
 from reportgen.teach.regimes import TOLERANCE
@@ -32,7 +32,10 @@ SITE_CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' data:; s
 STYLESHEET = "assets/style.css"
 #: What the templates and the stylesheet know of the page's layout (see reportgen.config.layout).
 LAYOUT = {"PHONE_MAX_REM": layout.PHONE_MAX_REM, "DIAGRAM_MIN_REM": layout.DIAGRAM_MIN_REM,
-          "CONTROLS_REM": layout.CONTROLS_REM, "FRAME_RATIO": round(FIGSIZE[1] / FIGSIZE[0], 6)}
+          "CONTROLS_REM": layout.CONTROLS_REM, "FRAME_RATIO": round(WIDE_FRAME.figsize[1] / WIDE_FRAME.figsize[0], 6),
+          "PHONE_RATIO": round(PHONE_FRAME.figsize[1] / PHONE_FRAME.figsize[0], 6),
+          # A video's own poster: one transparent pixel, so that the picture under it shows (see _run_card.html).
+          "CLEAR_POSTER": "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"}
 
 
 @dataclass(frozen=True)

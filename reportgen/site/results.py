@@ -81,6 +81,9 @@ def run_json(result: RunResult, media: RunMedia | None = None, stop: StopExplana
                       "decides": str(m.decides) if m.decides else None, "knee": m.knee, "tau": _maybe(m.tau)},
         }
     out["media"] = {fmt: media.url(result.id, fmt) if media else None for fmt in MEDIA_FORMATS}
+    # Its drawing for a phone held upright, which the page plays below layout.PHONE_MAX_REM ([render] phone).
+    phone = media.phone if media else None
+    out["media"]["phone"] = {fmt: phone.url(result.id, fmt) for fmt in ("mp4", "poster")} if phone else None
     return out
 
 

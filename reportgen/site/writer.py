@@ -26,8 +26,9 @@ def page_files(page: SitePage) -> dict[str, str | bytes | Path]:
         files[figure.url] = figure.svg
     for sweep in page.view.sweeps:
         for run in sweep.animated:
-            for fmt, path in run.media.files.items():
-                files[site_path(run.id, fmt)] = Path(path)
+            for drawing in run.media.all():  # the wide drawing and its phone twin
+                for fmt, path in drawing.files.items():
+                    files[site_path(run.id, fmt, drawing.layout)] = Path(path)
             if run.url("vtt"):
                 files[run.url("vtt")] = run.captions.webvtt()
     if page.font is not None:
