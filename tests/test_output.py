@@ -41,6 +41,7 @@ vary = { slope = [1.0, 2.0, 3.0, 4.0] }
 [render]
 frame_every = 3
 dpi = 40
+phone = false
 """
 
 
