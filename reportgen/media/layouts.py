@@ -74,7 +74,8 @@ WIDE_FRAME = FrameLayout(
 #: For a phone held upright: the three views stacked, and the state in two lines that fit its width.
 PHONE_FRAME = FrameLayout(
     name="phone", figsize=(4.8, 8.2), font_pt=11.5, note_pt=11.5,
-    fit=Panel(0.16, 0.605, 0.80, 0.235), surface=Panel(0.16, 0.305, 0.80, 0.235), loss=Panel(0.16, 0.065, 0.80, 0.165),
+    # Between the fit and the surface: the fit's ticks and x, and the surface's one note ("no stop contour").
+    fit=Panel(0.16, 0.62, 0.80, 0.225), surface=Panel(0.16, 0.30, 0.80, 0.225), loss=Panel(0.16, 0.065, 0.80, 0.16),
     state=(("t = %(t)s    L(w, b) = %(loss)s", 0.925), ("w = %(w)s    b = %(b)s", 0.895)),
     title_wrap=True,
 )

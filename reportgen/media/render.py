@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 from concurrent.futures import Executor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -183,7 +183,8 @@ def media_key(config: Config, result: RunResult, formats: tuple[str, ...], lang:
     render.pop("phone", None)
     return content_key("media", {
         "params": result.spec.params.to_dict(), "title": run_title(config, result, lang), "formats": list(formats),
-        "render": render, "lang": lang, "labels": frame_labels(translations(lang)).texts(), "layout": layout,
+        "render": render, "lang": lang, "labels": frame_labels(translations(lang)).texts(),
+        "layout": asdict(LAYOUTS[layout]),  # its geometry: a change to it draws the frames again
     })
 
 
