@@ -6,8 +6,10 @@
       three axes and draws everything again (points, lines, contours, path, curve),
       saved with FFMpegWriter;
       reportgen: render_task, jobs 1 (MP4, GIF preview and poster).
-(b) A cold build of the built-in config, every iteration of every animated run
-    rendered: `python -m reportgen build` into an empty folder, no cache.
+(b) Cold builds of the built-in config, every iteration of every animated run
+    rendered: `python -m reportgen build` into an empty folder, no cache; with the
+    wide drawings only ([render] phone = false) and with the phone drawings too,
+    alternating, twice.
 (c) Peak RSS of render_task on a 100- and a 1,000-iteration run, each in a fresh
     process that loads its training from a cache (so it never imports torch).
 Prints Markdown tables. Run: python benchmarks/bench_render.py [--quick]
@@ -158,12 +160,24 @@ def main() -> None:
                             str(Path(__file__).resolve().parent), str(tmp / f"probe-{iters}")], check=True)
             probes[iters] = run_probe(tmp / f"probe-{iters}", iters)
 
-        # (b) a cold default build, in a fresh process.
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "reportgen", "build", "--out", str(tmp / "cold" / "site"), "-q"], check=True)
-        cold = time.perf_counter() - start
-        doc = json.loads((tmp / "cold" / "site" / "results.json").read_text())
+        # (b) cold default builds, each in a fresh process and an empty folder: wide drawings only, and with the
+        # phone drawings too (the default), alternating, twice.
+        wide_only = tmp / "wide-only.toml"
+        subprocess.run([sys.executable, "-m", "reportgen", "init", str(wide_only)], check=True, capture_output=True)
+        text = wide_only.read_text()
+        assert "\nphone = true " in text, "reportgen init writes every option"
+        wide_only.write_text(text.replace("\nphone = true ", "\nphone = false", 1))
+        colds: dict[str, list[float]] = {"wide only": [], "wide + phone": []}
+        for round_ in range(2):
+            for name, extra in (("wide only", ["--config", str(wide_only)]), ("wide + phone", [])):
+                out = tmp / f"cold-{round_}-{name.replace(' ', '')}" / "site"
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "reportgen", "build", "--out", str(out), "-q", *extra], check=True)
+                colds[name].append(time.perf_counter() - start)
+        doc = json.loads((out / "results.json").read_text())
         cold_frames = sum(r["frames"] for r in doc["runs"] if r["frames"])
+        phone_mp4 = sum(p.stat().st_size for p in out.glob("media/*.phone.mp4"))
+        wide_mp4 = sum(p.stat().st_size for p in out.glob("media/*.mp4")) - phone_mp4
 
         # (a) both ways, side by side, at the same frames.
         from harness import trained
@@ -205,9 +219,15 @@ def main() -> None:
     print(f"reportgen: {1000 * t_ours / frames:.1f} ms per frame (target <= 15): {verdict}. "
           f"The usual way drew {draws} frames (FuncAnimation's update ran once per frame).")
     print()
-    print(f"## (b) Cold build of the built-in config: {cold_frames} animation frames, every iteration")
+    print(f"## (b) Cold build of the built-in config: {cold_frames} animation frames, every iteration, side by side")
     print()
-    print(f"| measurement | value |\n| --- | --- |\n| wall time | {cold:.1f} s (target < 60 s) |")
+    print("| build | wall time, two rounds | vs wide only |\n| --- | --- | --- |")
+    base = sum(colds["wide only"]) / 2
+    for name, times in colds.items():
+        target = " (target <= 45 s)" if name == "wide + phone" else ""
+        print(f"| {name} | {' / '.join(f'{t:.1f} s' for t in times)}{target} | {sum(times) / 2 / base:.2f}x |")
+    print()
+    print(f"MP4 bytes: wide {wide_mp4 / 1e6:.2f} MB, phone {phone_mp4 / 1e6:.2f} MB.")
     print()
     lo, hi = probes[small], probes[large]
     print("## (c) Peak memory of render_task, one run, fresh process (training from the cache, no torch)")
