@@ -94,7 +94,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     with output.build_lock(out.parent), disk_errors(), stamp.counting_warnings() as warnings:
         results, trained = train_runs(plan.specs, cache, progress, options.device)  # train/
         plans = frame_plans(results, config.render)  # media/plan: read by the explanations, captions and renderer
-        stops = {r.id: explain_stop(r, settle_of(r, plans[r.id], config.render)) for r in results}  # teach/
+        stops = {r.id: explain_stop(r, settle_of(r, plans.get(r.id), config.render)) for r in results}  # teach/
         theory = theory_of(results, config.defaults)
         evidence = graph_evidence(results, config, cache)
         # The built-in config's titles are translated; a user's config is shown as written.
@@ -106,11 +106,12 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
                            cache, progress) for lang in langs]  # figures/, site/
         document = results_document(config, results, {run_id: m for (lang, run_id), m in media.items()
                                                       if lang == langs[0]}, stops, theory)
-        bundles = single_files(pages, document, single_paths, options.max_size_mb)
+        results_text = json_text(document)  # once: the site and every single file hold the same text
+        bundles = single_files(pages, results_text, single_paths, options.max_size_mb)
 
         stamp.forget(out)
         with output.staged_output(out) as stage, progress.stage("writing pages"):
-            write_site(stage, pages, document)
+            write_site(stage, pages, results_text)
             printed = []
             for lang, path in pdf_paths.items():
                 with progress.stage(f"printing {path.name}"):
@@ -160,10 +161,10 @@ def file_paths(flag: str, target: Path | None, langs: tuple[str, ...], options: 
     return paths
 
 
-def single_files(pages: Sequence[SitePage], document: dict, paths: dict[str, Path],
+def single_files(pages: Sequence[SitePage], results_text: str, paths: dict[str, Path],
                  max_mb: float) -> list[tuple[Path, Bundle]]:
     """Pack each page into its single file, or refuse them all when one is above ``max_mb``."""
-    results = json_text(document).encode("utf-8")
+    results = results_text.encode("utf-8") if paths else b""
     bundles = []
     for page in pages:
         lang = page.view.lang

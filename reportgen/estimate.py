@@ -139,8 +139,9 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs:
     runs = len(specs)
     t_max = max((s.params.max_iters for s in specs), default=0)
     width = max((s.params.n_points for s in specs), default=0)
-    kept = [min(s.params.max_iters, limits.history_points) for s in specs]
-    thinned = sum(k for s, k in zip(specs, kept) if s.params.max_iters > limits.history_points)
+    history = limits.history_per_run(runs)  # loss values a run keeps, as results.json keeps them
+    kept = [min(s.params.max_iters, history) for s in specs]
+    thinned = sum(k for s, k in zip(specs, kept) if s.params.max_iters > history)
     results = RESULTS_HEADER + runs * RESULTS_PER_RUN + sum(kept) * RESULTS_PER_POINT + thinned * RESULTS_PER_THINNED_POINT
     per_iteration = MEMORY_PER_ITERATION + MEMORY_PER_MINIBATCH_ITERATION * any(s.params.batch_size for s in specs)
     minibatch_kept = sum(k for s, k in zip(specs, kept) if s.params.batch_size)  # their full_loss_history too
@@ -179,7 +180,7 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs:
     points = sum(s.params.n_points for s in specs)
     train = t_max * TRAIN_PER_ITERATION + t_max * points * TRAIN_PER_POINT_ITERATION
     return Estimate(runs=runs, iterations=t_max, languages=languages, animations=len(animated) * languages,
-                    history_points=min(t_max, limits.history_points), memory=int(memory), results=int(results),
+                    history_points=min(t_max, history), memory=int(memory), results=int(results),
                     frames=frames, site=int(results + media + pages), train_seconds=train,
                     render_seconds=sum(per_run) * languages * drawn * RENDER_PER_PIXEL, workers=workers)
 

@@ -127,6 +127,26 @@ def test_long_histories_are_thinned_evenly_with_their_ends_and_the_file_says_so(
         assert run["loss_history"] == [full["loss_history"][i] for i in iterations]
 
 
+def test_a_big_grid_keeps_fewer_values_per_run_as_its_estimate_says(tmp_path):
+    """[limits] history_total: the runs together keep about that many loss values, each at least 100."""
+    from reportgen.config.grid import expand_grid
+    from reportgen.config.load import parse_config
+    from reportgen.config.schema import Limits
+    from reportgen.estimate import estimate
+
+    for total, per_run in ((300, 150), (10, 100), (10**6, 301)):  # two runs of 301 iterations
+        (tmp_path / "c.toml").write_text(LONG + f"[limits]\nhistory_total = {total}\n")
+        config = parse_config((tmp_path / "c.toml").read_text())
+        build(BuildOptions(config_path=tmp_path / "c.toml", out=tmp_path / "site", jobs=1))
+        document = json.loads((tmp_path / "site" / "results.json").read_text())
+        assert [len(run["loss_history"]) for run in document["runs"]] == [per_run] * 2, total
+        assert document["history"]["max_points"] == min(10_000, max(100, total // 2))  # what a run may keep
+        assert estimate(config, expand_grid(config)).history_points == per_run
+    # 10,000 runs of 1,000 iterations would keep 10 million values (137 MB of JSON): they keep 100 each.
+    assert Limits().history_per_run(10_000) == 100 and Limits(history_total=10**7).history_per_run(10_000) == 1000
+    assert Limits(history_points=50).history_per_run(1) == 50  # never more than history_points
+
+
 @pytest.mark.parametrize("points, expected", [(2, [0, 300]), (3, [0, 150, 300]), (301, None), (400, None)])
 def test_history_indices(points, expected):
     from reportgen.site.results import history_indices

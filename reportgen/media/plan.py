@@ -122,13 +122,29 @@ def frame_job(result: RunResult, settings: RenderSettings, title: str = "",
 
 
 def frame_plans(results: Sequence[RunResult], settings: RenderSettings) -> dict[str, FramePlan]:
-    """Plan every run's animation once, by run id: the renderer, the captions and the explanations read it."""
-    return {r.id: plan(frame_job(r, settings)) for r in results}
+    """Plan every animated run's animation once, by run id: the renderer, the captions and the explanations read
+    it. (A run that is not animated has no plan: a 10,000-run grid would spend a second on them.)"""
+    return {r.id: plan(frame_job(r, settings)) for r in results if r.spec.animate}
 
 
-def settle_of(result: RunResult, frame_plan: FramePlan, settings: RenderSettings) -> int | None:
-    """Return the iteration from which a run's fit stays within 1 px of its end in the report's frame."""
-    return settle_iteration(frame_job(result, settings), frame_plan, WIDE_FRAME.figsize[1] * settings.dpi)
+def settle_of(result: RunResult, frame_plan: FramePlan | None, settings: RenderSettings) -> int | None:
+    """Return the iteration from which a run's fit stays within 1 px of its end in the report's frame (the frame
+    it has, or would have when it is not animated)."""
+    job = frame_job(result, settings)
+    return settle_iteration(job, frame_plan or DataView.of(job), WIDE_FRAME.figsize[1] * settings.dpi)
+
+
+@dataclass(frozen=True)
+class DataView:
+    """The limits of a frame's data view: where the fit is drawn."""
+
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+
+    @classmethod
+    def of(cls, job: FrameJob) -> "DataView":
+        """Return the view of the points and the true line, never the fit."""
+        return cls((0.0, max(float(job.x.max()), 1e-9) * 1.05), data_view(job))
 
 
 @dataclass(frozen=True)
@@ -163,9 +179,10 @@ def plan(job: FrameJob) -> FramePlan:
     fps = min(max(round(len(drawn) / job.seconds), MIN_FPS), job.max_fps)
     gif = evenly_spaced(n, job.gif_frames).tolist()
     w_range, b_range, left = surface_view(job)
+    view = DataView.of(job)
     return FramePlan(
         iterations=tuple(drawn), gif=tuple(gif), fps=fps, hold=round(fps * FINAL_HOLD), still=n == 1,
-        x_range=(0.0, max(float(job.x.max()), 1e-9) * 1.05), y_range=data_view(job),
+        x_range=view.x_range, y_range=view.y_range,
         w_range=w_range, b_range=b_range, left_view_at=left, loss_range=loss_view(job),
         contour_levels=contour_levels(job, w_range, b_range),
     )
@@ -231,7 +248,7 @@ def loss_view(job: FrameJob) -> tuple[float, float]:
     return (min(values) / 1.6, max(values) * 1.6)
 
 
-def fit_pixels(job: FrameJob, plan: FramePlan, height_px: float, ts: np.ndarray) -> np.ndarray:
+def fit_pixels(job: FrameJob, plan: FramePlan | DataView, height_px: float, ts: np.ndarray) -> np.ndarray:
     """Return the fit's height in pixels above the data view's bottom, at three x's, for iterations ``ts``."""
     xs = np.linspace(plan.x_range[0], plan.x_range[1], 3)
     ys = np.outer(job.w[ts].astype(np.float64), xs) + job.b[ts].astype(np.float64)[:, None]
@@ -239,7 +256,7 @@ def fit_pixels(job: FrameJob, plan: FramePlan, height_px: float, ts: np.ndarray)
     return (ys - lo) / (hi - lo) * WIDE_FRAME.fit.height * height_px
 
 
-def settle_iteration(job: FrameJob, plan: FramePlan, height_px: float) -> int | None:
+def settle_iteration(job: FrameJob, plan: FramePlan | DataView, height_px: float) -> int | None:
     """Return the first iteration from which the drawn fit stays within 1 px of where it ends, or None.
 
     None for a run that diverged, or whose line is still moving by a pixel or more at the end.

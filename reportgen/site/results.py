@@ -115,9 +115,10 @@ def results_document(config: Config, results: Sequence[RunResult], media: Mappin
     """Return the whole results.json document.
 
     ``media``: the animations by run id; ``stops``: why each run ended; ``theory``: the page-level explanations,
-    whose every number the page states. A run keeps at most ``[limits] history_points`` loss values.
+    whose every number the page states. A run keeps at most ``[limits] history_points`` loss values, fewer in a
+    grid so big that they would pass ``history_total`` together.
     """
-    points = config.limits.history_points
+    points = config.limits.history_per_run(len(results))
     runs = [run_json(r, media.get(r.id), stops.get(r.id), points) for r in results]
     thinned = sum(run["loss_history_iterations"] is not None for run in runs)
     history = {"max_points": points, "thinned_runs": thinned, "note": HISTORY_NOTE}
@@ -140,9 +141,9 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write results.json (see :func:`json_text`)."""
-    path.write_text(json_text(document), "utf-8")
+def write_json(path: Path, text: str) -> None:
+    """Write results.json, as :func:`json_text` made it (once per build: 10,000 runs take a second to encode)."""
+    path.write_text(text, "utf-8")
 
 
 def json_text(document: dict[str, Any]) -> str:

@@ -183,7 +183,8 @@ def page_view(config: Config, lang: str, languages: Sequence[str], results: Sequ
             shown = media.get((lang, r.id))
             words = run_captions(r, plans[r.id], stops[r.id], tr) if shown else None
             views.append(RunView(r, run_label(r.spec.varied), stops[r.id], shown, words, figures.charts.get(r.id),
-                                 layout.picks[r.id], gif_frames=len(plans[r.id].gif), card=layout.has_card(r.id)))
+                                 layout.picks[r.id], gif_frames=len(plans[r.id].gif) if shown else 0,
+                                 card=layout.has_card(r.id)))
         sweeps.append(SweepView(
             sweep=sweep,
             layout=layout,

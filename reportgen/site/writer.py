@@ -10,7 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from reportgen.core.languages import LANGUAGES
 from reportgen.media.render import site_path
@@ -36,8 +36,9 @@ def page_files(page: SitePage) -> dict[str, str | bytes | Path]:
     return files
 
 
-def write_site(out: Path, pages: Sequence[SitePage], results: dict[str, Any]) -> None:
-    """Write every page into ``out``: one language at its root, several in a folder each."""
+def write_site(out: Path, pages: Sequence[SitePage], results: str) -> None:
+    """Write every page into ``out``: one language at its root, several in a folder each; ``results``: the text
+    of results.json."""
     first_json: Path | None = None
     for page in pages:
         folder = out if len(pages) == 1 else out / page.view.lang
@@ -65,10 +66,10 @@ def write_page(out: Path, page: SitePage) -> Path:
     return path
 
 
-def _write_results(path: Path, document: dict[str, Any], same_as: Path | None) -> Path:
+def _write_results(path: Path, text: str, same_as: Path | None) -> Path:
     """Write results.json; every language's copy is the same file (its media paths are relative), so link it."""
     if same_as is None:
-        write_json(path, document)
+        write_json(path, text)
         return path
     _link(same_as, path)
     return same_as
