@@ -99,7 +99,8 @@ def measure(name: str, text: str | None, tmp: Path) -> dict[str, tuple[float, fl
         sys.exit(f"{name}: build failed:\n{done.stderr}")
     rss = int(done.stderr.strip().splitlines()[-1])
     results = folder / "site" / "results.json"
-    frames = sum(r["frames"] or 0 for r in json.loads(results.read_text())["runs"])
+    # Frames drawn: each run's, once per drawing (the wide one, and the phone one of a video).
+    frames = sum((r["frames"] or 0) * (2 if r["media"]["phone"] else 1) for r in json.loads(results.read_text())["runs"])
     return {"memory": (need.memory, rss), "results.json": (need.results, results.stat().st_size),
             "frames": (need.frames, frames), "site": (need.site, site_bytes(folder / "site"))}
 

@@ -231,3 +231,29 @@ def test_terms_are_defined_before_the_sections_use_them(tiny_both):
     for term in ("slow mode", "fast mode", "stability bound", "knee"):
         assert html.index(term, model) > words, term  # past the model section, its first use follows the words
     assert words < html.index('id="sweep-')
+
+
+def test_the_recreated_window_draws_each_distinct_line_of_the_pile_once(default_runs):
+    """The pile of a long run is thousands of lines on one another: the figure keeps one of each, to 0.1 px."""
+    import dataclasses
+
+    import numpy as np
+
+    from reportgen.figures.answer import distinct_lines
+    from reportgen.train.course import COURSE_WINDOW
+
+    run = default_runs["threshold__threshold-0.1"]  # 1,000 iterations: the script draws 50 lines
+    kept = distinct_lines(run)
+    drawn = COURSE_WINDOW.drawn(run.trajectory.iterations_run)
+    assert kept[0] == 0 and set(kept) <= set(drawn) and len(kept) < len(drawn)
+    # Every line of the pile lies within a tenth of a pixel of a kept one, at both ends of the data.
+    t, x = run.trajectory, run.data.x.ravel()
+    ends = np.array([x.min(), x.max()])
+    to_px = COURSE_WINDOW.axes[3] * COURSE_WINDOW.size[1] / (COURSE_WINDOW.ylim[1] - COURSE_WINDOW.ylim[0])
+    pile = (np.outer(t.w[drawn], ends) + t.b[drawn][:, None]) * to_px
+    lines = (np.outer(t.w[kept], ends) + t.b[kept][:, None]) * to_px
+    assert np.abs(pile[:, None, :] - lines[None, :, :]).max(axis=2).min(axis=1).max() <= 0.05 + 1e-9
+    # The same run repeated 300 times over (a run that long settles): still one line each.
+    long = dataclasses.replace(t, w=np.tile(t.w[-1:], 300_000), b=np.tile(t.b[-1:], 300_000),
+                               loss=np.tile(t.loss[-1:], 300_000))
+    assert len(distinct_lines(dataclasses.replace(run, trajectory=long))) == 1
