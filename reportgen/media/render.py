@@ -33,7 +33,7 @@ log = logging.getLogger("reportgen")
 
 #: The files of a cache entry, by format.
 FILENAMES = {"gif": "animation.gif", "mp4": "animation.mp4", "poster": "poster.png", "filmstrip": "filmstrip.png"}
-#: What a cache entry's meta.json must hold besides its files.
+#: What a cache entry's meta.json must hold besides its files (text_px: the frame's smallest text, in its pixels).
 META_KEYS = ("frames", "fps", "width", "height", "filmstrip", "layout", "text_px")
 
 
@@ -66,7 +66,6 @@ class RunMedia:
     cached: bool
     filmstrip: Filmstrip | None = None  # the key frames that print shows instead of the video
     layout: str = WIDE_FRAME.name
-    text_px: float = 0.0  # the frame's smallest text, in pixels of the frame
     phone: RunMedia | None = None  # the wide drawing's portrait twin, for screens below layout.PHONE_MAX_REM
 
     def url(self, run_id: str, fmt: str) -> str | None:
@@ -109,7 +108,10 @@ def render_task(task: RenderTask) -> RunMedia:
     mp4: Any = None
     try:
         plan = renderer.setup(task.job, task.plan)
-        formats = () if plan.still else task.formats if wide else tuple(f for f in task.formats if f == "mp4")
+        if plan.still:  # a picture (one iteration): its poster only
+            formats: tuple[str, ...] = ()
+        else:  # the phone drawing is a video and its poster
+            formats = task.formats if wide else tuple(f for f in task.formats if f == "mp4")
         gif_at, gif_frames = set(plan.gif), []
         last: Any = None
         for t, rgb in renderer.frames():
@@ -150,7 +152,7 @@ def _outcome(key: str, folder: Path, meta: dict, cached: bool) -> RunMedia:
     strip = meta["filmstrip"]
     filmstrip = Filmstrip(tuple(strip["iterations"]), strip["width"], strip["height"]) if strip else None
     return RunMedia(key, meta["frames"], meta["fps"], meta["width"], meta["height"], files, cached, filmstrip,
-                    meta["layout"], meta["text_px"])
+                    meta["layout"])
 
 
 def run_title(config: Config, result: RunResult, lang: str) -> str:
