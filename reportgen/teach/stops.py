@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+
 from reportgen.core.i18n import N_
 from reportgen.train.analysis import closed_form
 from reportgen.train.run import RunResult, Status
@@ -165,7 +167,7 @@ def explain_stop(result: RunResult, settle_iteration: int | None = None) -> Stop
     ``settle_iteration``: the iteration from which its animation's fit no longer moves visibly, if it settles.
     """
     t, a, p = result.trajectory, result.analysis, result.spec.params
-    finite = [v for v in t.loss.tolist() if math.isfinite(v)]
+    finite = t.loss[np.isfinite(t.loss)]
     modes = modes_of(result)
     if t.status == Status.DIVERGED or p.lr >= a.lr_max:
         case = StopCase.UNSTABLE
@@ -190,7 +192,7 @@ def explain_stop(result: RunResult, settle_iteration: int | None = None) -> Stop
         initial_loss=t.initial_loss,
         final_loss=t.final_loss if math.isfinite(t.final_loss) else None,
         loss_floor=a.loss_floor,
-        lowest_loss=min(finite) if finite else None,
+        lowest_loss=float(finite.min()) if finite.size else None,
         iterations_run=t.iterations_run,
         max_iters=p.max_iters,
         stop_iteration=t.stop_iteration,

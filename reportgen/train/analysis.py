@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -123,18 +124,37 @@ def step_factors(params: Params, eigenvalues: np.ndarray) -> np.ndarray:
 
 def _with_prediction(result: Analysis, threshold: float) -> Analysis:
     """Find the first t with L_t < threshold; L_t is non-increasing when lr < lr_max."""
-    if result.loss_at(0) < threshold:
-        return dataclasses.replace(result, predicted_stop_iteration=0)
+    with np.errstate(over="ignore"):  # an unstable run's loss grows past every float: inf
+        stop = _first_below(_scalar_loss(result), threshold)
+    return result if stop is None else dataclasses.replace(result, predicted_stop_iteration=stop)
+
+
+def _first_below(loss_at: Callable[[int], float], threshold: float) -> int | None:
+    """Return the first t with loss_at(t) < threshold, by doubling then bisecting; None past MAX_PREDICTED."""
+    if loss_at(0) < threshold:
+        return 0
     hi = 1
-    while not result.loss_at(hi) < threshold:
+    while not loss_at(hi) < threshold:
         hi *= 2
         if hi > MAX_PREDICTED:
-            return result
+            return None
     lo = hi // 2  # loss_at(lo) >= threshold
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if result.loss_at(mid) < threshold:
+        if loss_at(mid) < threshold:
             hi = mid
         else:
             lo = mid
-    return dataclasses.replace(result, predicted_stop_iteration=hi)
+    return hi
+
+
+def _scalar_loss(result: Analysis) -> Callable[[int], float]:
+    """Return Analysis.loss_at for one whole t, bit for bit (the same ufunc, products and sum), without its cost
+    per call (a bisection calls it some twenty times a run, 200,000 times in a 10,000-run grid)."""
+    excess0, factors = np.asarray(result.initial_excess, np.float64), np.asarray(result.factors, np.float64)
+    floor = result.loss_floor
+
+    def loss_at(t: int) -> float:
+        first, second = excess0 * np.power(factors, 2.0 * t)
+        return floor + (0 + first + second)
+    return loss_at
