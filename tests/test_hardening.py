@@ -339,7 +339,7 @@ EDGES = {
                  "x_max": (1e-300, 1e9), "momentum": (0.0, 0.999999), "beta1": (0.0, 0.999999),
                  "beta2": (0.0, 0.999999), "eps": (1e-300, 1e30), "batch_size": (0, 1, 2)},
     "render": {"dpi": (30, 150), "fps": (5, 120), "seconds": (1.0, 600.0), "gif_frames": (2, 500),
-               "frame_every": (1, 1_000_000)},
+               "frame_every": (1, 1_000_000), "phone": (True,)},  # the phone drawing: off unless picked
 }
 
 
@@ -356,9 +356,12 @@ EDGES = {
 # ... and a threshold of 0 on a floor of 0: "loss < 0" never passes, yet no checkpoint option said so.
 @example(picked=([("defaults", "intercept"), ("defaults", "threshold"), ("defaults", "x_max")], (-1e9, 0.0, 1e-300)),
          rule="gd")
+# The phone's frame at its smallest (144 px wide at dpi 30) with the longest numbers.
+@example(picked=([("render", "phone"), ("render", "dpi"), ("defaults", "slope")], (True, 30, -1e9)), rule="adam")
 def test_valid_configs_at_their_limits_build_without_a_traceback(tmp_path_factory, capsys, picked, rule):
     (picks, values) = picked
-    tables: dict[str, dict] = {"defaults": {"max_iters": 40, "optimizer": rule}, "render": {"formats": ["mp4"]}}
+    tables: dict[str, dict] = {"defaults": {"max_iters": 40, "optimizer": rule},
+                               "render": {"formats": ["mp4"], "phone": False}}
     for (table, key), value in zip(picks, values):
         tables[table][key] = value
     from reportgen.config.document import toml_value
