@@ -160,7 +160,8 @@ class Limits:
 
     def history_per_run(self, runs: int) -> int:
         """Return how many loss values each of ``runs`` runs keeps in results.json: ``history_points``, fewer when
-        the runs together would pass ``history_total`` (10,000 runs of 1,000 iterations keep 100 each: results.json 28 MB, not 137)."""
+        the runs together would pass ``history_total`` (10,000 runs of 1,000 iterations keep 100 each: results.json
+        28 MB, not 137)."""
         return min(self.history_points, max(HISTORY_FLOOR, self.history_total // max(runs, 1)))
 
 
