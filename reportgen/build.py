@@ -196,7 +196,7 @@ def train_runs(
         log.info("training: %d runs from the cache", len(specs))
         return stored, False
 
-    from reportgen.train.analysis import analyse
+    from reportgen.train.analysis import analyse_all
     from reportgen.train.batched import (  # imports torch: only when something must train
         draw_data,
         resolve_device,
@@ -209,7 +209,7 @@ def train_runs(
     with progress.stage(f"training {len(specs)} runs together on {device}", total=max_iters) as advance:
         trajectories = train_grid(specs, data, device=device, progress=advance)
     with progress.stage("analysing runs"):
-        analyses = [analyse(d, s.params) for s, d in zip(specs, data)]
+        analyses = analyse_all(data, [s.params for s in specs])
     results = [RunResult(spec=s, data=d, trajectory=t, analysis=a) for s, d, t, a in zip(specs, data, trajectories, analyses)]
     store_runs(cache, key, results)
     return results, True

@@ -51,7 +51,7 @@ class ClassRun:
 
 def run_class(config: Config, students: Sequence[Student], secret: str, device: str = "cpu") -> ClassRun:
     """Derive each student's variant and train all their homework runs together."""
-    from reportgen.train.analysis import analyse
+    from reportgen.train.analysis import analyse_all
     from reportgen.train.batched import draw_data, train_grid
 
     variants = tuple(stable_variant(s, config, secret) for s in students)
@@ -60,7 +60,8 @@ def run_class(config: Config, students: Sequence[Student], secret: str, device: 
     specs = [s for group in per_student for s in group]
     data = draw_data(specs)
     trajectories = train_grid(specs, data, device=device)
-    flat = [RunResult(s, d, t, analyse(d, s.params)) for s, d, t in zip(specs, data, trajectories)]
+    analyses = analyse_all(data, [s.params for s in specs])
+    flat = [RunResult(s, d, t, a) for s, d, t, a in zip(specs, data, trajectories, analyses)]
     results, at = {}, 0
     for v, group in zip(variants, per_student):
         results[v.id] = tuple(flat[at:at + len(group)])

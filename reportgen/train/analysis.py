@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -30,46 +30,77 @@ MAX_PREDICTED = 10**15
 
 
 def analyse(data: RunData, params: Params) -> Analysis:
-    """Compute the floor, Hessian, stability bound and predicted stop of one run.
+    """Compute the floor, Hessian, stability bound and predicted stop of one run: :func:`analyse_all` of one."""
+    return analyse_all([data], [params])[0]
+
+
+def analyse_all(data: Sequence[RunData], params: Sequence[Params]) -> list[Analysis]:
+    """Compute the floor, Hessian, stability bound and predicted stop of every run, in arrays over the runs.
 
     A standardised run's Hessian, eigenvectors and errors are those of the coordinates it trains in
     (``w' = w * std``, ``b' = b + w * mean``); its minimum and floor are the same line's, in the original units.
+    Each value is bit for bit what the same formula gives for one run alone: the means reduce each run's row
+    as they reduce one run's array, and LAPACK solves each run's 2 x 2 system on its own.
     """
-    x = data.x.astype(np.float64)
-    y = data.y.astype(np.float64)
-    hessian = np.array([[np.mean(x * x), np.mean(x)], [np.mean(x), 1.0]])
-    rhs = np.array([np.mean(x * y), np.mean(y)])
-    theta_star = np.linalg.lstsq(hessian, rhs, rcond=None)[0]
-    w_star, b_star = (float(v) for v in theta_star)
-    loss_floor = float(np.mean(0.5 * (y - w_star * x - b_star) ** 2))
+    out: list[Analysis] = [None] * len(data)  # type: ignore[list-item]
+    sizes: dict[int, list[int]] = {}
+    for i, d in enumerate(data):  # runs of one size stack into one (runs, points) array
+        sizes.setdefault(len(d.x), []).append(i)
+    for rows in sizes.values():
+        for i, analysis in zip(rows, _analyse_stacked([data[i] for i in rows], [params[i] for i in rows])):
+            out[i] = analysis
+    predictable = [p.threshold > a.loss_floor and p.lr < a.lr_max and closed_form(p) for a, p in zip(out, params)]
+    return _with_predictions(out, [p.threshold for p in params], predictable)
 
-    mean, std = trained_units(data, params)
-    xt = (x - mean) / std
-    hessian = np.array([[np.mean(xt * xt), np.mean(xt)], [np.mean(xt), 1.0]])
+
+def _analyse_stacked(data: Sequence[RunData], params: Sequence[Params]) -> list[Analysis]:
+    """Analyse runs with the same number of points, one row each; no prediction yet."""
+    x = np.stack([d.x for d in data]).astype(np.float64)
+    y = np.stack([d.y for d in data]).astype(np.float64)
+    mean_x, mean_y = np.mean(x, axis=1), np.mean(y, axis=1)
+    raw = _hessians(np.mean(x * x, axis=1), mean_x)
+    rhs = np.stack([np.mean(x * y, axis=1), mean_y], axis=1)
+    # lstsq takes one system at a time; it keeps a degenerate run (every x alike) finite, as the minimum-norm line.
+    theta = np.array([np.linalg.lstsq(h, r, rcond=None)[0] for h, r in zip(raw, rhs)])
+    w_star, b_star = theta[:, 0], theta[:, 1]
+    loss_floor = np.mean(0.5 * (y - w_star[:, None] * x - b_star[:, None]) ** 2, axis=1)
+
+    standardized = np.array([p.standardize for p in params])
+    mean = np.where(standardized, mean_x, 0.0)
+    std = np.where(standardized, np.std(x, axis=1), 1.0)
+    xt = (x - mean[:, None]) / std[:, None]
+    hessian = _hessians(np.mean(xt * xt, axis=1), np.mean(xt, axis=1))
     eigenvalues, vectors = np.linalg.eigh(hessian)
-    lam_min, lam_max = (float(v) for v in eigenvalues)
-    lr_max = stability_bound(params, lam_max)
-    e0 = np.array([(data.w0 - w_star) * std, (data.w0 - w_star) * mean - b_star])
-    a = vectors.T @ e0
-    initial_excess = tuple(float(v) for v in 0.5 * eigenvalues * a * a)
-    factors = tuple(float(v) for v in step_factors(params, eigenvalues))
+    w0 = np.array([d.w0 for d in data])
+    e0 = np.stack([(w0 - w_star) * std, (w0 - w_star) * mean - b_star], axis=1)
+    a = (vectors.transpose(0, 2, 1) @ e0[:, :, None])[:, :, 0]  # vectors.T @ e0, run by run
+    excess = 0.5 * eigenvalues * a * a
+    plain = np.array([plain_steps(p) for p in params])
+    lr = np.array([p.lr for p in params])
+    factors = 1.0 - lr[:, None] * eigenvalues
+    for i in np.flatnonzero(~plain):  # momentum, Nesterov and Adam: a root of each mode's recurrence
+        factors[i] = step_factors(params[i], eigenvalues[i])
 
-    result = Analysis(
-        w_star=w_star,
-        b_star=b_star,
-        loss_floor=loss_floor,
-        hessian=((float(hessian[0, 0]), float(hessian[0, 1])), (float(hessian[1, 0]), float(hessian[1, 1]))),
-        hessian_eigenvalues=(lam_min, lam_max),
-        eigenvectors=((float(vectors[0, 0]), float(vectors[0, 1])), (float(vectors[1, 0]), float(vectors[1, 1]))),
-        condition_number=lam_max / lam_min if lam_min > 0 else math.inf,
-        lr_max=lr_max,
-        factors=factors,  # type: ignore[arg-type]
-        initial_excess=initial_excess,  # type: ignore[arg-type]
+    columns = zip(params, w_star.tolist(), b_star.tolist(), loss_floor.tolist(), hessian.tolist(),
+                  eigenvalues.tolist(), vectors.tolist(), factors.tolist(), excess.tolist())
+    return [Analysis(
+        w_star=ws,
+        b_star=bs,
+        loss_floor=floor,
+        hessian=(tuple(h[0]), tuple(h[1])),  # type: ignore[arg-type]
+        hessian_eigenvalues=(lam[0], lam[1]),
+        eigenvectors=(tuple(v[0]), tuple(v[1])),  # type: ignore[arg-type]
+        condition_number=lam[1] / lam[0] if lam[0] > 0 else math.inf,
+        lr_max=stability_bound(p, lam[1]),
+        factors=(f[0], f[1]),
+        initial_excess=(e[0], e[1]),
         predicted_stop_iteration=None,
-    )
-    if params.threshold <= loss_floor or params.lr >= lr_max or not closed_form(params):
-        return result
-    return _with_prediction(result, params.threshold)
+    ) for p, ws, bs, floor, h, lam, v, f, e in columns]
+
+
+def _hessians(mean_squares: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Stack each run's [[mean(x^2), mean(x)], [mean(x), 1]]: shape (runs, 2, 2)."""
+    return np.stack([np.stack([mean_squares, means], axis=1), np.stack([means, np.ones_like(means)], axis=1)], axis=1)
 
 
 def plain_steps(params: Params) -> bool:
@@ -122,39 +153,56 @@ def step_factors(params: Params, eigenvalues: np.ndarray) -> np.ndarray:
     return np.array([float(np.max(np.abs(r))) for r in roots])
 
 
-def _with_prediction(result: Analysis, threshold: float) -> Analysis:
-    """Find the first t with L_t < threshold; L_t is non-increasing when lr < lr_max."""
-    with np.errstate(over="ignore"):  # an unstable run's loss grows past every float: inf
-        stop = _first_below(_scalar_loss(result), threshold)
-    return result if stop is None else dataclasses.replace(result, predicted_stop_iteration=stop)
+def _with_predictions(analyses: list[Analysis], thresholds: Sequence[float],
+                      predictable: Sequence[bool]) -> list[Analysis]:
+    """Give each predictable run the first t with L_t < threshold (L_t is non-increasing when lr < lr_max).
+
+    One bisection over all of them at once; each value of L_t is Analysis.loss_at's, bit for bit (the same ufunc,
+    products and sum, on float64 arrays).
+    """
+    rows = np.flatnonzero(predictable)
+    if not rows.size:
+        return analyses
+    excess = np.array([analyses[i].initial_excess for i in rows])
+    factors = np.array([analyses[i].factors for i in rows])
+    floor = np.array([analyses[i].loss_floor for i in rows])
+    threshold = np.array([thresholds[i] for i in rows])
+
+    def below(t: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # an unstable run's loss grows past every float: inf
+            power = np.power(factors, 2.0 * t.astype(np.float64)[:, None])
+            return floor + (0 + excess[:, 0] * power[:, 0] + excess[:, 1] * power[:, 1]) < threshold
+
+    stops = first_below(below, len(rows))
+    out = list(analyses)
+    for i, stop in zip(rows.tolist(), stops.tolist()):
+        if stop >= 0:
+            out[i] = dataclasses.replace(analyses[i], predicted_stop_iteration=stop)
+    return out
 
 
-def _first_below(loss_at: Callable[[int], float], threshold: float) -> int | None:
-    """Return the first t with loss_at(t) < threshold, by doubling then bisecting; None past MAX_PREDICTED."""
-    if loss_at(0) < threshold:
-        return 0
-    hi = 1
-    while not loss_at(hi) < threshold:
-        hi *= 2
-        if hi > MAX_PREDICTED:
-            return None
-    lo = hi // 2  # loss_at(lo) >= threshold
-    while hi - lo > 1:
+def first_below(below: Callable[[np.ndarray], np.ndarray], n: int) -> np.ndarray:
+    """Return, for each of ``n`` non-increasing curves, the first t with below(t) true: by doubling, then bisecting.
+
+    ``below(t)`` tests every curve at its own t. A curve still above past MAX_PREDICTED gets -1 ("never").
+    """
+    hi = np.ones(n, np.int64)
+    stop = np.where(below(np.zeros(n, np.int64)), 0, -1)
+    searching = stop < 0
+    while True:  # double hi until the curve is below there
+        searching &= ~below(hi)
+        if not searching.any():
+            break
+        hi = np.where(searching, hi * 2, hi)
+        searching &= hi <= MAX_PREDICTED
+    found = (stop < 0) & (hi <= MAX_PREDICTED)
+    lo = hi // 2  # below(lo) is false wherever found: lo is the last doubling that was not below
+    while True:
+        narrowing = found & (hi - lo > 1)
+        if not narrowing.any():
+            break
         mid = (lo + hi) // 2
-        if loss_at(mid) < threshold:
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
-def _scalar_loss(result: Analysis) -> Callable[[int], float]:
-    """Return Analysis.loss_at for one whole t, bit for bit (the same ufunc, products and sum), without its cost
-    per call (a bisection calls it some twenty times a run, 200,000 times in a 10,000-run grid)."""
-    excess0, factors = np.asarray(result.initial_excess, np.float64), np.asarray(result.factors, np.float64)
-    floor = result.loss_floor
-
-    def loss_at(t: int) -> float:
-        first, second = excess0 * np.power(factors, 2.0 * t)
-        return floor + (0 + first + second)
-    return loss_at
+        yes = below(mid)
+        hi = np.where(narrowing & yes, mid, hi)
+        lo = np.where(narrowing & ~yes, mid, lo)
+    return np.where(found, hi, stop)
