@@ -82,7 +82,8 @@ def test_a_pickle_planted_in_the_npz_is_never_loaded(project, tmp_path, caplog):
     assert not Payload.marker.exists()
 
 
-@pytest.mark.parametrize("damage", ["flipped byte", "bad status", "extra field", "wrong run", "short array"])
+@pytest.mark.parametrize("damage", ["flipped byte", "bad status", "extra field", "wrong run", "short array",
+                                    "bool for int", "text for float", "short tuple", "short column"])
 def test_a_damaged_training_entry_is_rebuilt(project, caplog, damage):
     entry = only_entry(project.cache, "train")
     meta = json.loads((entry / "meta.json").read_text())
@@ -96,14 +97,24 @@ def test_a_damaged_training_entry_is_rebuilt(project, caplog, damage):
         saved["w"] = saved["w"][:-1]
         np.savez(entry / "runs.npz", **saved)
         rehash(entry)
-    else:
-        run = meta["runs"][1]
+    else:  # the runs' JSON: a list per field of each table (data, trajectory, analysis), a value per run
+        runs = meta["runs"]
         if damage == "bad status":
-            run["trajectory"]["status"] = "exploded"
+            runs["trajectory"]["status"][1] = "exploded"
         elif damage == "extra field":
-            run["analysis"]["__class__"] = "os.system"
-        else:  # a run missing: the id alone is only a note (a renamed sweep keeps its entry, see below)
-            meta["runs"].pop()
+            runs["analysis"]["__class__"] = ["os.system"] * len(runs["analysis"]["w_star"])
+        elif damage == "bool for int":
+            runs["trajectory"]["stop_iteration"][1] = True
+        elif damage == "text for float":
+            runs["analysis"]["lr_max"][1] = "0.5"
+        elif damage == "short tuple":
+            runs["analysis"]["hessian"][1][0] = [1.0]
+        elif damage == "short column":
+            runs["analysis"]["w_star"].pop()
+        else:  # a run missing: the ids alone are only a note (a renamed sweep keeps its entry, see below)
+            for table in runs.values():
+                for column in table.values():
+                    column.pop()
         (entry / "meta.json").write_text(json.dumps(meta))
     trained, warnings = rebuilt(project, caplog)
     assert trained and len(warnings) == 1, warnings

@@ -12,7 +12,7 @@ import enum
 import functools
 import types
 import typing
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -38,10 +38,56 @@ def encode(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
-def scalars(value: Any) -> dict[str, Any]:
-    """Return a dataclass's fields but its arrays as JSON-able data (the arrays go in an .npz)."""
-    return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)
-            if _hints(type(value))[f.name] is not np.ndarray}
+def columns(cls: type, values: Sequence[Any]) -> dict[str, list[Any]]:
+    """Return dataclasses of class ``cls`` as one list per field but the arrays (which go in an .npz).
+
+    A column store: its fields must be JSON's own types, tuples and string enums, which ``json`` writes as they
+    are. Read back by :func:`decode_columns`, which checks a whole column at once.
+    """
+    return {name: [getattr(v, name) for v in values] for name, hint in _hints(cls).items() if hint is not np.ndarray}
+
+
+def decode_columns(cls: type, data: Any, count: int, arrays: Sequence[Mapping[str, np.ndarray]] | None = None) -> list:
+    """Return ``count`` instances of dataclass ``cls`` from :func:`columns`' lists; array fields from ``arrays``."""
+    if not isinstance(data, dict):
+        raise SchemaError(f"{cls.__name__}: expected an object of columns, got {type(data).__name__}")
+    hints = {name: hint for name, hint in _hints(cls).items() if hint is not np.ndarray}
+    if set(data) != set(hints):
+        raise SchemaError(f"{cls.__name__}: unexpected or missing column {sorted(set(data) ^ set(hints))[0]!r}")
+    for name in hints:
+        if not isinstance(data[name], list) or len(data[name]) != count:
+            raise SchemaError(f"{cls.__name__}.{name}: expected a list of {count} values")
+    names = list(hints)
+    checked = [_column(hints[name], data[name], f"{cls.__name__}.{name}") for name in names]
+    array_fields = [name for name, hint in _hints(cls).items() if hint is np.ndarray]
+    out = []
+    for i, row in enumerate(zip(*checked) if names else [()] * count):
+        values = dict(zip(names, row))
+        for name in array_fields:
+            array = arrays[i].get(name) if arrays is not None else None
+            if not isinstance(array, np.ndarray):
+                raise SchemaError(f"{cls.__name__}.{name}: no array")
+            values[name] = array
+        out.append(cls(**values))
+    return out
+
+
+def _column(hint: Any, column: list[Any], where: str) -> list[Any]:
+    """Return a column of values of type ``hint``: one check for the whole column where the type allows it."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    kinds = set(map(type, column))
+    arms = args if origin in (typing.Union, types.UnionType) else (hint,)
+    simple = {float: {float, int}, int: {int}, str: {str}, bool: {bool}, type(None): {type(None)}}
+    if all(arm in simple for arm in arms) and kinds <= set().union(*(simple[arm] for arm in arms)):
+        if float in arms and int in kinds:  # JSON writes 2.0 as 2.0, but a hand-made entry may say 2
+            return [float(v) if type(v) is int else v for v in column]
+        return column
+    if origin is tuple and kinds <= {list} and args and args[-1] is not Ellipsis:
+        if any(len(v) != len(args) for v in column):
+            raise SchemaError(f"{where}: expected {len(args)} values each")
+        parts = [_column(arg, list(part), f"{where}[{i}]") for i, (arg, part) in enumerate(zip(args, zip(*column)))]
+        return list(zip(*parts)) if column else []
+    return [_value(hint, v, f"{where}[{i}]") for i, v in enumerate(column)]
 
 
 def decode(cls: type, data: Any, arrays: Mapping[str, np.ndarray] | None = None) -> Any:

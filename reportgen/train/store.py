@@ -2,7 +2,8 @@
 
 Every run's x and y (one value per data point) and loss, w and b (one per
 iteration) are stored end to end, one array each, and cut back into runs by the
-lengths stored beside them. Reading needs numpy only, never torch.
+lengths stored beside them. The rest is stored in columns, a JSON list per field,
+checked a column at a time when read. Reading needs numpy only, never torch.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import numpy as np
 
 from reportgen.config.grid import RunSpec
 from reportgen.infra.cache import Cache
-from reportgen.infra.codec import SchemaError, decode, encode, scalars
+from reportgen.infra.codec import SchemaError, columns, decode_columns
 from reportgen.train.run import Analysis, RunData, RunResult, Trajectory
 
 KIND = "train"
-SCHEMA = 2  # 2: full_loss, a minibatch run's loss over all its points
+SCHEMA = 3  # 2: full_loss, a minibatch run's loss over all its points; 3: the JSON in columns, a list per field
 ARRAYS = "runs.npz"
 PER_POINT = ("x", "y")
 PER_ITERATION = ("loss", "w", "b")
@@ -37,8 +38,10 @@ def store_runs(cache: Cache, key: str, results: Sequence[RunResult]) -> None:
         for name in (*PER_ITERATION, *PER_MINIBATCH):
             arrays[name] = lambda name=name: np.concatenate([getattr(r.trajectory, name) for r in results])
         write_npz(folder / ARRAYS, arrays)
-        return {"schema": SCHEMA, "runs": [{"id": r.id, "data": scalars(r.data), "trajectory": scalars(r.trajectory),
-                                            "analysis": encode(r.analysis)} for r in results]}
+        return {"schema": SCHEMA, "ids": [r.id for r in results],
+                "runs": {"data": columns(RunData, [r.data for r in results]),
+                         "trajectory": columns(Trajectory, [r.trajectory for r in results]),
+                         "analysis": columns(Analysis, [r.analysis for r in results])}}
 
     cache.store(KIND, key, write)
 
@@ -66,8 +69,8 @@ def write_npz(path: Path, arrays: dict[str, Callable[[], np.ndarray]]) -> None:
 def _decode(meta: dict[str, Any], path: Path, specs: Sequence[RunSpec]) -> list[RunResult]:
     """Rebuild the runs from checked arrays and JSON; raise SchemaError at the first thing out of place."""
     runs = meta["runs"]
-    if meta["schema"] != SCHEMA or not isinstance(runs, list) or len(runs) != len(specs):
-        raise SchemaError("not this version's list of runs")
+    if meta["schema"] != SCHEMA or not isinstance(runs, dict) or set(runs) != {"data", "trajectory", "analysis"}:
+        raise SchemaError("not this version's runs")
     with np.load(path, allow_pickle=False) as npz:
         if sorted(npz.files) != sorted(("lengths", *PER_POINT, *PER_ITERATION, *PER_MINIBATCH)):
             raise SchemaError(f"{ARRAYS} holds {sorted(npz.files)}")
@@ -80,18 +83,17 @@ def _decode(meta: dict[str, Any], path: Path, specs: Sequence[RunSpec]) -> list[
         column = 0 if name in PER_POINT else 2 if name in PER_MINIBATCH else 1
         if array.dtype != np.float32 or array.shape != (int(lengths[:, column].sum()),):
             raise SchemaError(f"{name}: {array.dtype} {array.shape} does not match the lengths")
+    if lengths[:, 0].tolist() != [spec.params.n_points for spec in specs]:
+        raise SchemaError("the data points per run are not the specs'")
     ends = np.cumsum(lengths, axis=0)
-    results = []
-    for i, (spec, run) in enumerate(zip(specs, runs)):
-        # The entry is keyed by the runs' parameters, which decide training: a sweep renamed since (its runs' ids
-        # changed) finds the same runs here, trained already. The stored id is only a note.
-        if not isinstance(run, dict) or set(run) != {"id", "data", "trajectory", "analysis"}:
-            raise SchemaError(f"run {i} is not a stored run")
-        if lengths[i, 0] != spec.params.n_points:
-            raise SchemaError(f"{spec.id}: {lengths[i, 0]} data points, not {spec.params.n_points}")
-        cut = {name: arrays[name][ends[i, c] - lengths[i, c]: ends[i, c]]
-               for c, names in enumerate((PER_POINT, PER_ITERATION, PER_MINIBATCH)) for name in names}
-        data = decode(RunData, run["data"], cut)
-        trajectory = decode(Trajectory, run["trajectory"], cut)
-        results.append(RunResult(spec=spec, data=data, trajectory=trajectory, analysis=decode(Analysis, run["analysis"])))
-    return results
+    cuts = [{name: arrays[name][ends[i, c] - lengths[i, c]: ends[i, c]]
+             for c, names in enumerate((PER_POINT, PER_ITERATION, PER_MINIBATCH)) for name in names}
+            for i in range(len(specs))]
+    n = len(specs)
+    # The entry is keyed by the runs' parameters, which decide training: a sweep renamed since (its runs' ids
+    # changed) finds the same runs here, trained already. The stored ids are only a note.
+    data = decode_columns(RunData, runs["data"], n, cuts)
+    trajectories = decode_columns(Trajectory, runs["trajectory"], n, cuts)
+    analyses = decode_columns(Analysis, runs["analysis"], n)
+    return [RunResult(spec=s, data=d, trajectory=t, analysis=a)
+            for s, d, t, a in zip(specs, data, trajectories, analyses)]
