@@ -7,7 +7,12 @@
     render_runs on a dask LocalCluster of 1, 2 and 4 single-threaded workers, and by
     the local process pool for reference, each into a fresh cache: runs/s, frames/s
     and speed-up against 1 worker.
+(c) The same grid built cold, the whole command: `python -m reportgen build` into an
+    empty folder (no cache beside it), ROUNDS times; with --against PATH, a checkout
+    of another version of reportgen too, alternating with this one, so that both see
+    the same machine (the target: under 8 s on 2 cores).
 Prints Markdown tables. Run: python benchmarks/bench_scale.py [--side N] [--iters N] [--renders N]
+    [--rounds N] [--against PATH] [--only-build]
 """
 
 # Only the standard library is imported at module level: dask's workers are spawned
@@ -18,6 +23,9 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -49,17 +57,8 @@ def stability_bound(seed: int) -> float:
     return analyse(draw_data([RunSpec("probe", "probe", params, {})])[0], params).lr_max
 
 
-def bench_grid(side: int, iters: int) -> None:
-    from reportgen.config.grid import expand_grid
-    from reportgen.config.load import parse_config
-    from reportgen.core.i18n import translations
-    from reportgen.core.languages import DEFAULT
-    from reportgen.figures.plots import heatmap_svg
-    from reportgen.train.analysis import analyse
-    from reportgen.train.batched import draw_data, train_grid
-    from reportgen.train.run import RunResult
-
-    rows: list[tuple[str, float | None, float | None]] = [("imports (torch, reportgen)", None, peak_rss_mib())]
+def grid_config(side: int, iters: int) -> tuple[str, list[float], list[float], float]:
+    """Return the grid's config text, its slopes and lrs, and the stability bound its lrs reach past."""
     lr_max = stability_bound(10)
     slopes, lrs = linspace(0.5, 5.0, side), linspace(0.001, 1.2 * lr_max, side)
     text = (
@@ -67,6 +66,21 @@ def bench_grid(side: int, iters: int) -> None:
         f'[[sweep]]\nname = "slope-lr"\nanimate = "none"\n'
         f"vary = {{ slope = {slopes}, lr = {lrs} }}\n"
     )
+    return text, slopes, lrs, lr_max
+
+
+def bench_grid(side: int, iters: int) -> None:
+    from reportgen.config.grid import expand_grid
+    from reportgen.config.load import parse_config
+    from reportgen.core.i18n import translations
+    from reportgen.core.languages import DEFAULT
+    from reportgen.figures.plots import heatmap_svg
+    from reportgen.train.analysis import analyse_all
+    from reportgen.train.batched import draw_data, train_grid
+    from reportgen.train.run import RunResult
+
+    rows: list[tuple[str, float | None, float | None]] = [("imports (torch, reportgen)", None, peak_rss_mib())]
+    text, slopes, lrs, lr_max = grid_config(side, iters)
 
     def stage(name: str, fn):
         start = time.perf_counter()
@@ -77,7 +91,7 @@ def bench_grid(side: int, iters: int) -> None:
     specs = stage("parse config + expand_grid", lambda: expand_grid(parse_config(text)))
     data = stage("draw_data", lambda: draw_data(specs))
     trajectories = stage(f"train_grid ({iters} iterations, batched)", lambda: train_grid(specs, data))
-    analyses = stage("analyse (per run)", lambda: [analyse(d, s.params) for s, d in zip(specs, data)])
+    analyses = stage("analyse (arrays over the runs)", lambda: analyse_all(data, [s.params for s in specs]))
     results = [RunResult(s, d, t, a) for s, d, t, a in zip(specs, data, trajectories, analyses)]
     stage("heatmap (SVG)", lambda: heatmap_svg("Scale", ("slope", "lr"), results, translations(DEFAULT)))
 
@@ -161,6 +175,37 @@ def bench_render(count: int, root: Path) -> None:
           "cluster again. 'cluster start' is the LocalCluster and Client coming up, once per build.")
 
 
+# --------------------------------------------------------------------------- (c) the cold build
+
+
+def bench_build(side: int, iters: int, rounds: int, against: Path | None, root: Path) -> None:
+    """Time the whole build command on the grid, cold, alternating with the checkout at ``against``."""
+    config = root / "grid.toml"
+    config.write_text(grid_config(side, iters)[0])
+    here = Path(__file__).resolve().parents[1]
+    versions = [("this checkout", here)] + ([("--against " + str(against), against.resolve())] if against else [])
+    times: dict[str, list[float]] = {label: [] for label, _ in versions}
+    for n in range(rounds):
+        for label, checkout in versions:
+            out = root / f"round-{n}-{len(times[label])}-{abs(hash(label))}" / "site"  # an empty folder: no cache
+            environment = {**os.environ, "PYTHONPATH": str(checkout)}
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "reportgen", "build", "--config", str(config), "--out", str(out),
+                            "-q"], check=True, env=environment, cwd=checkout)
+            times[label].append(time.perf_counter() - start)
+    print(f"## (c) the {side} x {side} grid built cold: `python -m reportgen build` into an empty folder, "
+          f"{rounds} round{'s' * (rounds > 1)}{', alternating' if against else ''}")
+    print()
+    print("| reportgen | each round | median |" + (" against this checkout |" if against else ""))
+    print("| --- | --- | --- |" + (" --- |" if against else ""))
+    mine = statistics.median(times[versions[0][0]])
+    for label, _ in versions:
+        median = statistics.median(times[label])
+        ratio = f" {median / mine:.2f}x |" if against else ""
+        print(f"| {label} | {' / '.join(f'{t:.2f} s' for t in times[label])} | {median:.2f} s |{ratio}")
+    print()
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -169,6 +214,9 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=100, help="slopes and learning rates of the grid (default 100)")
     parser.add_argument("--iters", type=int, default=1000, help="max_iters of the grid (default 1000)")
     parser.add_argument("--renders", type=int, default=16, help="runs rendered in (b) (default 16)")
+    parser.add_argument("--rounds", type=int, default=3, help="cold builds in (c), of each version (default 3)")
+    parser.add_argument("--against", type=Path, help="a checkout of another reportgen to build (c) with too")
+    parser.add_argument("--only-build", action="store_true", help="run (c) alone")
     args = parser.parse_args()
 
     import torch
@@ -180,9 +228,12 @@ def main() -> None:
           f"distributed {found['distributed']}, python {found['Python']}, {len(os.sched_getaffinity(0))} usable cores")
     print()
     started = time.perf_counter()
-    bench_grid(args.side, args.iters)
+    if not args.only_build:
+        bench_grid(args.side, args.iters)
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-        bench_render(args.renders, Path(tmp))
+        if not args.only_build:
+            bench_render(args.renders, Path(tmp))
+        bench_build(args.side, args.iters, args.rounds, args.against, Path(tmp))
     print()
     print(f"Total benchmark time: {time.perf_counter() - started:.0f} s.")
 

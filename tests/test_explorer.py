@@ -6,6 +6,9 @@ import base64
 import re
 from collections import Counter
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from reportgen.build import BuildOptions, build
 from reportgen.config.grid import expand_grid
 from reportgen.config.layout import (
@@ -17,6 +20,7 @@ from reportgen.config.layout import (
 from reportgen.config.load import load_config, parse_config
 from reportgen.config.schema import Params
 from reportgen.core.i18n import translations
+from reportgen.figures.plots import HEATMAP_LABEL_PITCH_PT, labelled_ticks
 from reportgen.media.captions import run_captions, timestamp
 from reportgen.media.plan import FINAL_HOLD, frame_plans
 from reportgen.site.explorer import explorer_css
@@ -183,3 +187,15 @@ def test_a_sweep_too_large_for_an_explorer_keeps_its_heatmap_image(tmp_path):
     assert len(corners) == 4 and set(re.findall(r'<article class="run" id="run-([^"]+)"', html)) == corners
     assert {p.name for p in (tmp_path / "site" / "figures").glob("curve-*")} == \
         {f"curve-{c}{narrow}.svg" for c in corners for narrow in ("", ".narrow")}  # the narrow one for phones
+
+
+@given(count=st.integers(1, 500), length=st.floats(20, 3000))
+def test_heatmap_labels_sit_a_label_apart_and_no_further(count, length):
+    """Every k-th tick is labelled from the first, k the least that keeps the labels HEATMAP_LABEL_PITCH_PT apart."""
+    labelled = labelled_ticks(count, length)
+    step = labelled[1] - labelled[0] if len(labelled) > 1 else count
+    assert labelled == list(range(0, count, step))
+    pitch = length / count  # points between two ticks
+    assert len(labelled) == 1 or step * pitch >= HEATMAP_LABEL_PITCH_PT
+    if len(labelled) > 1 and step > 1:
+        assert (step - 1) * pitch < HEATMAP_LABEL_PITCH_PT  # one tick fewer between labels would crowd them

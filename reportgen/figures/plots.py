@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -54,6 +55,10 @@ WIDE = Layout((7.5, 3.6), 10, 7, 4)
 NARROW = Layout((4.0, 3.4), 9, 8, 2)
 #: The heatmap's smallest text (its ticks and legend), in points; a phone shows it layout.DIAGRAM_MIN_REM wide and scrolls it.
 HEATMAP_SMALLEST_PT = 8
+#: Its labels' least distance apart along an axis, in points; and the share of the figure's width its cells take
+#: (the rest: the row labels, the colour bar and its label).
+HEATMAP_LABEL_PITCH_PT = 14
+HEATMAP_PLOT_SHARE = 0.6
 
 
 @contextmanager
@@ -213,8 +218,13 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
             ax.plot(positions, line, **style)
         else:
             ax.plot(line, positions, **style)
-    ax.set_xticks(range(len(cols)), [param(v) for v in cols], rotation=45, fontsize=HEATMAP_SMALLEST_PT)
-    ax.set_yticks(range(len(rows)), [param(v) for v in rows], fontsize=HEATMAP_SMALLEST_PT)
+    # A tick per cell; a label on as many as fit side by side (100 lr labels would print over one another).
+    width, height = fig.get_size_inches() * 72
+    for axis, values, length, turn in ((ax.xaxis, cols, HEATMAP_PLOT_SHARE * width, 45), (ax.yaxis, rows, height, 0)):
+        labelled = labelled_ticks(len(values), length)
+        axis.set_ticks(labelled, [param(values[i]) for i in labelled], rotation=turn, fontsize=HEATMAP_SMALLEST_PT)
+        if len(labelled) < len(values):
+            axis.set_ticks(range(len(values)), minor=True)
     ax.set_xlabel(col_key)
     ax.set_ylabel(row_key)
     ax.set_title(title, fontsize=10)
@@ -232,6 +242,13 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
     with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "reportgen"})
     return link_cells(buffer.getvalue(), links)
+
+
+def labelled_ticks(count: int, length_pt: float) -> list[int]:
+    """Return which of ``count`` evenly spaced ticks along ``length_pt`` points get a label: every k-th from the
+    first, at least HEATMAP_LABEL_PITCH_PT apart."""
+    step = max(1, math.ceil(count * HEATMAP_LABEL_PITCH_PT / length_pt))
+    return list(range(0, count, step))
 
 
 def stretches(row: np.ndarray) -> list[tuple[int, int]]:
