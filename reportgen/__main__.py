@@ -1,7 +1,5 @@
 """Allow ``python -m reportgen``."""
 
-import sys
+from reportgen.cli import run
 
-from reportgen.cli import main
-
-sys.exit(main())
+run()

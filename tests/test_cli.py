@@ -175,3 +175,11 @@ def test_other_libraries_logs_and_warnings_show_only_with_verbose(capsys):
         assert "rendering 2 animations" in err
         assert ("Closing scheduler" in err) == verbose and ("overflow" in err) == verbose, (verbose, err)
     _setup_logging(quiet=False, verbose=False)
+
+
+def test_the_command_builds_with_a_batch_jobs_garbage_collector():
+    """`python -m reportgen` runs main() with GC_THRESHOLDS set and exits with its code (here: 2, a bad flag)."""
+    probe = ("import gc, sys, reportgen.cli as cli; real = cli.main; "
+             "cli.main = lambda: print(gc.get_threshold() == cli.GC_THRESHOLDS, file=sys.stderr) or real(); cli.run()")
+    done = subprocess.run([sys.executable, "-c", probe, "build", "--no-such-flag"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.startswith("True\n"), done.stderr

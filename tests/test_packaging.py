@@ -26,7 +26,7 @@ def test_wheel_contains_templates_and_default_config(tmp_path):
     assert {"reportgen/locale/reportgen.pot", "reportgen/locale/zh_CN/LC_MESSAGES/reportgen.po"} <= names
     assert not [n for n in names if n.endswith(".mo")]
     entry = [n for n in names if n.endswith("entry_points.txt")]
-    assert entry and "reportgen = reportgen.cli:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()
+    assert entry and "reportgen = reportgen.cli:run" in zipfile.ZipFile(wheel).read(entry[0]).decode()
 
 
 def test_installed_wheel_finds_its_templates(tmp_path):
