@@ -77,6 +77,23 @@ def test_drop_out_does_not_disturb_other_runs():
     assert together[1].loss.tolist() == alone[0].loss.tolist()
 
 
+def test_runs_that_finish_one_by_one_in_a_big_grid_are_each_the_run_alone():
+    """Finished runs stay in the batch until they are an eighth of it (DROP_SHARE): no other row notices."""
+    rules = [{}, {"optimizer": "momentum", "momentum": 0.5}, {"optimizer": "adam"}, {"batch_size": 3},
+             {"standardize": True}]
+    params = [Params(seed=i, threshold=0.3 + 0.05 * i, lr=(0.01, 0.03, 0.0575, 0.059)[i % 4], max_iters=150 + 7 * i,
+                     n_points=(20, 9)[i % 2], **rules[i % len(rules)]) for i in range(40)]
+    _, together = train(params)
+    assert len({t.iterations_run for t in together}) > 20  # they finish at many iterations, a few at a time
+    assert {t.status for t in together} == set(Status)
+    for p, traj in zip(params, together):
+        _, (alone,) = train([p])
+        assert (traj.status, traj.stop_iteration, traj.diverged_at, traj.updated_w, traj.updated_b) == \
+            (alone.status, alone.stop_iteration, alone.diverged_at, alone.updated_w, alone.updated_b)
+        for name in ("loss", "w", "b", "full_loss"):
+            assert getattr(traj, name).tobytes() == getattr(alone, name).tobytes(), (p, name)
+
+
 def test_divergence_is_marked_and_nothing_nan_travels():
     _, (fast, huge) = train([Params(lr=0.07), Params(lr=1e30)])
     for traj in (fast, huge):

@@ -30,6 +30,10 @@ from reportgen.train.minibatch import Batches
 from reportgen.train.optim import Updates
 from reportgen.train.run import DIVERGENCE_FACTOR, RunData, Status, Trajectory
 
+#: Finished runs leave the batch once they are this fraction of it (1/8): a run at a time, as the runs of a grid
+#: stop or diverge one by one, cost a copy of every per-run tensor per iteration.
+DROP_SHARE = 8
+
 if TYPE_CHECKING:  # torch is imported where it is used: reading this module (for its listing) needs none
     import torch
 
@@ -47,24 +51,39 @@ def resolve_device(requested: str) -> str:
 
 
 def draw_data(specs: Sequence[RunSpec]) -> list[RunData]:
-    """Draw each run's data under its own seed, in the course's draw order."""
+    """Draw each run's data under its own seed, in the course's draw order.
+
+    The draws come from torch, a generator per seed and size; the course's arithmetic on them
+    (``x = u * x_max``, ``y = slope * x + (intercept + noise * z)``) runs in float32 arrays over the runs of
+    one size, which round every value as torch's float32 kernels do with a Python number.
+    """
     import torch
 
-    raw: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-    out = []
-    for spec in specs:
-        p = spec.params
+    raw: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, float]] = {}
+    for p in (spec.params for spec in specs):
         key = (p.seed, p.n_points)
         if key not in raw:  # runs that share seed and size share the same draws
             gen = torch.Generator().manual_seed(p.seed)
             u = torch.rand(p.n_points, 1, generator=gen)
             z = torch.randn(p.n_points, 1, generator=gen)
             w0 = torch.randn(1, generator=gen)
-            raw[key] = (u, z, w0)
-        u, z, w0 = raw[key]
-        x = u * p.x_max
-        y = p.slope * x + (p.intercept + p.noise * z)
-        out.append(RunData(x=x.ravel().numpy(), y=y.ravel().numpy(), w0=float(w0)))
+            raw[key] = (u.ravel().numpy(), z.ravel().numpy(), float(w0))
+    out: list[RunData] = [None] * len(specs)  # type: ignore[list-item]
+    sizes: dict[int, list[int]] = {}
+    for i, spec in enumerate(specs):
+        sizes.setdefault(spec.params.n_points, []).append(i)
+    for rows in sizes.values():
+        params = [specs[i].params for i in rows]
+        draws = [raw[p.seed, p.n_points] for p in params]
+        u, z = np.stack([d[0] for d in draws]), np.stack([d[1] for d in draws])
+
+        def column(name: str) -> np.ndarray:
+            return np.array([getattr(p, name) for p in params], np.float32)[:, None]
+
+        x = u * column("x_max")
+        y = column("slope") * x + (column("intercept") + column("noise") * z)
+        for i, xi, yi, (_, _, w0) in zip(rows, x, y, draws):
+            out[i] = RunData(x=xi, y=yi, w0=w0)
     return out
 
 
@@ -95,7 +114,8 @@ def train_grid(
 
     x = torch.from_numpy(x_np).to(device)
     y = torch.from_numpy(y_np).to(device)
-    mask = None if uniform else (torch.arange(width, device=device)[None, :] < torch.from_numpy(sizes).to(device)[:, None]).float()
+    mask = None if uniform else \
+        (torch.arange(width, device=device)[None, :] < torch.from_numpy(sizes).to(device)[:, None]).float()
     count = torch.from_numpy(sizes.astype(np.float32)).to(device)
     threshold = per_run("threshold", torch.float32)
     budget = per_run("max_iters", torch.int64)
@@ -122,7 +142,16 @@ def train_grid(
     diverged_at: list[int | None] = [None] * n_runs
 
     active = torch.arange(n_runs, device=device)
-    loss0 = None
+    live = torch.ones(n_runs, dtype=torch.bool, device=device)  # per active row: False once its run has finished
+    limit = None  # per active run: the loss past which it has diverged, DIVERGENCE_FACTOR times its first
+
+    def record(history: torch.Tensor, t: int, values: torch.Tensor) -> None:
+        """Write the active runs' values at iteration t into their columns: a plain copy while every run is active."""
+        if len(active) == n_runs:
+            history[t].copy_(values)
+        else:
+            history[t].index_copy_(0, active, values)
+
     for t in range(t_max):
         # Forward, as the course: y_pred = w * x + b; loss = mean(0.5 * (y - y_pred) ** 2).
         y_pred = torch.add(torch.mul(w[:, None], x), b[:, None])
@@ -137,20 +166,22 @@ def train_grid(
         with torch.no_grad():
             current = loss.detach()
             everywhere = full.detach()  # the loss over all points: a minibatch run's divergence is judged on it
-            if loss0 is None:
-                loss0 = everywhere.clone()
-            hist_loss[t].index_copy_(0, active, current)
+            if limit is None:
+                limit = DIVERGENCE_FACTOR * everywhere
+            record(hist_loss, t, current)
             if hist_full is not None:
-                hist_full[t].index_copy_(0, active, full.detach())
+                record(hist_full, t, everywhere)
             shown_w, shown_b = units.original(w.detach(), b.detach())
-            hist_w[t].index_copy_(0, active, shown_w)
-            hist_b[t].index_copy_(0, active, shown_b)
+            record(hist_w, t, shown_w)
+            record(hist_b, t, shown_b)
 
-            diverged = ~torch.isfinite(current) | ~torch.isfinite(everywhere) | (everywhere > DIVERGENCE_FACTOR * loss0)
+            diverged = ~torch.isfinite(everywhere) | (everywhere > limit)
+            if batches.any:  # the batch's loss is tested too
+                diverged |= ~torch.isfinite(current)
             stopped = (current < threshold) & ~diverged
             # Update (withheld for a diverged run, so no NaN travels on), then test the old loss.
             w, b = updates.step_pair(w.detach(), b.detach(), w.grad, b.grad, t, ~diverged)
-            done = stopped | diverged | (budget <= t + 1)
+            done = (stopped | diverged | (budget <= t + 1)) & live
 
         if progress is not None:
             progress(1)
@@ -170,10 +201,18 @@ def train_grid(
                 status[run], stop_at[run] = Status.STOPPED, t
             elif is_div:
                 status[run], diverged_at[run] = Status.DIVERGED, t
-        keep = ~done
-        if not bool(keep.any()):
+        live &= ~done
+        left = int(live.sum())
+        if left == 0:
             break
-        active, x, y, threshold, budget, loss0 = (v[keep] for v in (active, x, y, threshold, budget, loss0))
+        if (len(live) - left) * DROP_SHARE < len(live):
+            # A finished run stays in the batch, its rows computed but never read again (its history is cut at its
+            # length), until the finished ones are 1/DROP_SHARE of it: dropping them copies every per-run tensor.
+            w.requires_grad_(True)
+            b.requires_grad_(True)
+            continue
+        keep, live = live, live[live]
+        active, x, y, threshold, budget, limit = (v[keep] for v in (active, x, y, threshold, budget, limit))
         if mask is not None:
             mask, count = mask[keep], count[keep]
         units.keep(keep)
