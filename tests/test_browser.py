@@ -496,7 +496,7 @@ def test_a_paused_videos_controls_cover_no_part_of_its_frame(browser, site, widt
     # Without its controls, the band is plain white: the poster (the last frame) lies wholly above it.
     page.add_style_tag(content="video::-webkit-media-controls { display: none !important; }")
     # The poster is a lazy <picture>: have it decoded first, as it is once scrolled to (else the shot may beat it).
-    page.locator('[id="run-threshold__threshold-1"] picture img').evaluate(
+    page.locator('[id="run-threshold__threshold-1"] img.poster').evaluate(
         "async i => { i.loading = 'eager'; await i.decode(); }")
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / f"video-band-{width}.png"
