@@ -203,9 +203,10 @@ def drawn(request, tiny):
     results = {r.id: r for r in train_runs(expand_grid(config), Cache(tiny.root / "frames-cache"),
                                            Progress(quiet=True))[0]}
 
-    def renderer(run_id: str) -> "FrameRenderer":
-        task = make_task(config, results[run_id], ("mp4",), Cache(tiny.root / "unused"), request.param)
-        r = FrameRenderer(100, task.job.needs_cjk)
+    def renderer(run_id: str, layout=WIDE_FRAME) -> "FrameRenderer":
+        task = make_task(config, results[run_id], ("mp4",), Cache(tiny.root / "unused"), request.param,
+                         layout=layout.name)
+        r = FrameRenderer(100, task.job.needs_cjk, layout)
         r.setup(task.job)
         return r
 
@@ -347,6 +348,28 @@ def test_every_ending_and_every_axis_says_what_is_true(drawn):
     assert single.ax_surface.get_title() == ""
     stop = [a for a in single._per_run if hasattr(a, "levels") and list(a.levels) == [single.job.threshold]]
     assert stop and stop[0].labelTexts and "10" in stop[0].labelTexts[0].get_text()  # the stop contour is labelled
+
+
+@pytest.mark.parametrize("run_id", ["threshold__threshold-0.1", "learning-rate__lr-0.059", "slope__slope-5"])
+def test_the_end_note_and_the_surface_labels_stay_inside_their_views_in_both_drawings(drawn, run_id):
+    """The phone's loss panel is narrower than "budget of 1000 iterations used up: no stop": the note takes two lines
+    there; and the labels of the true point and the minimum never rise out of the surface view into its title."""
+    for layout in (WIDE_FRAME, PHONE_FRAME):
+        r = drawn(run_id, layout)
+        for _ in r.frames((0, len(r.job.loss) - 1)):  # as a render draws them: the end note hidden until the last
+            pass
+        renderer = r.canvas.get_renderer()
+        note = r.end_note.get_window_extent(renderer)
+        assert r.end_note.get_text() and note.width > 10, layout.name
+        assert r.ax_loss.bbox.x0 <= note.x0 and note.x1 <= r.ax_loss.bbox.x1, (layout.name, r.end_note.get_text())
+        assert note.y1 <= r.ax_loss.bbox.y1, (layout.name, r.end_note.get_text())
+        labels = [a for a in r._per_run if type(a).__name__ == "Annotation"]
+        assert len(labels) == 2
+        for label in labels:
+            box = label.get_window_extent(renderer)
+            assert box.y1 <= r.ax_surface.bbox.y1 and box.y0 >= r.ax_surface.bbox.y0, (layout.name, label.get_text())
+        boxes = [label.get_window_extent(renderer) for label in labels]
+        assert not boxes[0].overlaps(boxes[1]), layout.name
 
 
 def test_the_gif_link_counts_the_gifs_frames(tiny):

@@ -193,14 +193,14 @@ class FrameRenderer:
         star, = sx.plot([job.w_star], [job.b_star], "*", color="black", ms=17, zorder=4)
         cross, = sx.plot([job.slope], [job.intercept], "X", color=palette.TRUE, ms=11, zorder=4)
         self._per_run += [star, cross]
-        # The true point and the minimum are often close: the upper one is labelled above, the other below.
-        above = job.intercept >= job.b_star
-        self._per_run.append(sx.annotate(words.minimum, (job.w_star, job.b_star), xytext=(9, -9 if above else 9),
-                                         textcoords="offset points", va="top" if above else "bottom", ha="left",
-                                         bbox=LABEL_BOX))
-        self._per_run.append(sx.annotate(words.true_point, (job.slope, job.intercept), xytext=(9, 9 if above else -9),
-                                         textcoords="offset points", va="bottom" if above else "top", ha="left",
-                                         color=palette.TRUE, bbox=LABEL_BOX, zorder=5))
+        # The true point and the minimum are often close: the upper one is labelled beside it, the other below it,
+        # so the two labels never meet, and neither rises out of the view into its title.
+        true_above = job.intercept >= job.b_star
+        for label, point, upper, color in ((words.minimum, (job.w_star, job.b_star), not true_above, None),
+                                           (words.true_point, (job.slope, job.intercept), true_above, palette.TRUE)):
+            self._per_run.append(sx.annotate(label, point, xytext=(11, 0) if upper else (9, -9), color=color,
+                                             textcoords="offset points", va="center" if upper else "top", ha="left",
+                                             bbox=LABEL_BOX, zorder=5))
 
     # ----------------------------------------------------------------- per frame
 
@@ -240,9 +240,10 @@ class FrameRenderer:
             end = words.stopped % {"loss": num(job.loss[t]), "threshold": param(job.threshold)}
         elif final and job.status == Status.BUDGET_EXHAUSTED:
             end = words.budget % {"budget": len(job.loss)}
-        self.end_note.set_text(end)
+        self.end_note.set_text(self._fitted(self.end_note, end, self.ax_loss.bbox.width))
         # A run that used its budget ends near its floor, low on the right: its note goes high, clear of the curve.
-        self.end_note.set_position((0.5, 0.78 if job.status == Status.BUDGET_EXHAUSTED else 0.5))
+        high = 0.78 if "\n" not in self.end_note.get_text() else 0.7  # two lines: its box stays inside the panel
+        self.end_note.set_position((0.5, high if job.status == Status.BUDGET_EXHAUSTED else 0.5))
         for note in (self.off_note, self.left_note, self.end_note):  # an empty text would still draw its box
             note.set_visible(bool(note.get_text()))
         for axes, artists in ((self.ax_fit, (self.fit_line, self.off_note)),
@@ -257,6 +258,18 @@ class FrameRenderer:
         for line, stamp in self.state_lines:
             stamp(frame, line % state)
         return frame
+
+    def _fitted(self, note, text: str, width_px: float) -> str:
+        """Return ``text``, or the same in two lines where one would be wider than its panel (the phone's loss panel
+        is narrower than "budget of 1000 iterations used up: no stop"): broken at the space nearest its middle, or
+        at its middle character in a text without spaces (Chinese)."""
+        note.set_text(text)
+        note.set_visible(True)  # a hidden text measures as a unit box
+        if not text or note.get_window_extent(self.canvas.get_renderer()).width <= 0.96 * width_px:
+            return text
+        spaces = [i for i, c in enumerate(text) if c == " "]
+        at = min(spaces, key=lambda i: abs(i - len(text) / 2)) if spaces else len(text) // 2
+        return text[:at] + "\n" + text[at + bool(spaces):]
 
     def smallest_text_px(self) -> float:
         """Return the height in pixels of the smallest text the last frame drawn shows (heading, ticks, labels,
