@@ -27,6 +27,7 @@ from reportgen.infra.errors import ConfigError
 from reportgen.infra.options import BuildOptions
 from reportgen.media.layouts import PHONE_FRAME, WIDE_FRAME
 from reportgen.media.plan import FINAL_HOLD, GIF_BUDGET
+from reportgen.train.course import COURSE_WINDOW
 
 #: Memory of a build process before its grid costs anything: Python, torch, matplotlib, the evidence and figures
 #: (about 415 MB measured, plus a margin).
@@ -68,6 +69,11 @@ POSTER = 0.06
 #: Bytes of a page besides its media: markup, stylesheet and graphs; per figure (loss overlay, heatmap); per run
 #: in a table; per animated run.
 PAGE_BASE = 100e3
+#: The answer's two figures (the course's window recreated, the loss above its floor), for the longest run: their
+#: frame, and per line of the window's pile (at most COURSE_WINDOW.most_lines; measured: 47 KB with 47 lines, and
+#: 189 KB with 772 lines for a run of 300,000 iterations, its loss figure 44 KB).
+ANSWER_BASE = 100e3
+ANSWER_PER_LINE = 210
 PAGE_PER_FIGURE = 100e3
 PAGE_PER_RUN = 1.5e3
 PAGE_PER_ANIMATION = 2e3
@@ -175,8 +181,9 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs:
     cards = sum(layout.cards(n, animated_in[name])
                 * (PAGE_PER_CARD + CHART_BASE + CHART_PER_CURVE * (n if layout.overlaid(n) else 1))
                 for name, (n, _) in sweeps.items())
-    pages = languages * (PAGE_BASE + figures * PAGE_PER_FIGURE + tabled * PAGE_PER_RUN + len(animated) * PAGE_PER_ANIMATION
-                         + cards)
+    answer = ANSWER_BASE + min(math.ceil(t_max / COURSE_WINDOW.every), COURSE_WINDOW.most_lines) * ANSWER_PER_LINE
+    pages = languages * (PAGE_BASE + answer + figures * PAGE_PER_FIGURE + tabled * PAGE_PER_RUN
+                         + len(animated) * PAGE_PER_ANIMATION + cards)
     points = sum(s.params.n_points for s in specs)
     train = t_max * TRAIN_PER_ITERATION + t_max * points * TRAIN_PER_POINT_ITERATION
     return Estimate(runs=runs, iterations=t_max, languages=languages, animations=len(animated) * languages,

@@ -257,3 +257,8 @@ def test_the_recreated_window_draws_each_distinct_line_of_the_pile_once(default_
     long = dataclasses.replace(t, w=np.tile(t.w[-1:], 300_000), b=np.tile(t.b[-1:], 300_000),
                                loss=np.tile(t.loss[-1:], 300_000))
     assert len(distinct_lines(dataclasses.replace(run, trajectory=long))) == 1
+    # A pile of 5,000 lines all a tenth of a pixel apart or more: the figure keeps at most most_lines of them.
+    drift = np.linspace(0, 2, 100_000, dtype=np.float32)
+    moving = dataclasses.replace(t, w=t.w[-1] + drift, b=np.tile(t.b[-1:], 100_000), loss=np.tile(t.loss[-1:], 100_000))
+    kept = distinct_lines(dataclasses.replace(run, trajectory=moving))
+    assert COURSE_WINDOW.most_lines // 4 < len(kept) <= COURSE_WINDOW.most_lines and kept[0] == 0

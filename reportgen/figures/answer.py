@@ -44,13 +44,13 @@ def window_svg(run: RunResult, q: StudentAnswer, tr: Translations) -> str:
         FigureCanvasSVG(fig)
         ax = fig.add_axes(w.axes)
         x, y = run.data.x.ravel(), run.data.y.ravel()
-        order = np.argsort(x)
+        ends = np.array([x.min(), x.max()])  # the script plots y_pred at every x: a straight line between these
         ax.scatter(x, y, color=palette.POINTS, s=18, zorder=1)
         for i in distinct_lines(run, w):  # the pile the student saw (one red, so its order does not show)
-            ax.plot(x[order], window.w[i] * x[order] + window.b[i], "-", color="red", lw=5, zorder=2)
+            ax.plot(ends, window.w[i] * ends + window.b[i], "-", color="red", lw=5, zorder=2)
         for (color, dash), i in zip(MARKED, q.marked_iterations):
             text = (words["last"] if i == q.last_drawn else words["line"]) % {"t": i}
-            ax.plot(x[order], window.w[i] * x[order] + window.b[i], dash, color=color, lw=1.4, label=text, zorder=3)
+            ax.plot(ends, window.w[i] * ends + window.b[i], dash, color=color, lw=1.4, label=text, zorder=3)
         ax.set_xlim(*w.xlim)
         ax.set_ylim(*w.ylim)
         ax.tick_params(labelsize=TEXT_PT - 1)
@@ -63,7 +63,9 @@ def distinct_lines(run: RunResult, w: CourseWindow = COURSE_WINDOW) -> list[int]
     """Return the iterations of the course's pile whose line is not already in it, to a tenth of a pixel.
 
     A run of 300,000 iterations piles 15,000 lines, nearly all on one another: drawn one by one they made a
-    10 MB figure of what a few hundred lines draw exactly.
+    10 MB figure of what a few hundred lines draw exactly. A pile with more than ``w.most_lines`` lines distinct to a
+    tenth of a pixel keeps those distinct to a fifth, then to 0.4 px, and so on: the figure stays bounded (each line
+    is about 200 bytes of SVG).
     """
     drawn = np.asarray(w.drawn(run.trajectory.iterations_run), dtype=np.int64)
     if drawn.size == 0:
@@ -72,9 +74,13 @@ def distinct_lines(run: RunResult, w: CourseWindow = COURSE_WINDOW) -> list[int]
     ends = np.array([float(x.min()), float(x.max())])
     t = run.trajectory
     heights = np.outer(t.w[drawn].astype(np.float64), ends) + t.b[drawn].astype(np.float64)[:, None]
-    tenths = np.round(heights / (w.ylim[1] - w.ylim[0]) * w.axes[3] * w.size[1] * 10)  # of a pixel, unclipped
-    _, first = np.unique(np.nan_to_num(tenths, nan=np.inf), axis=0, return_index=True)
-    return drawn[np.sort(first)].tolist()
+    pixels = np.nan_to_num(heights / (w.ylim[1] - w.ylim[0]) * w.axes[3] * w.size[1], nan=np.inf)  # unclipped
+    step = 0.1
+    while True:
+        _, first = np.unique(np.round(pixels / step), axis=0, return_index=True)
+        if len(first) <= w.most_lines:
+            return drawn[np.sort(first)].tolist()
+        step *= 2
 
 
 def excess_svg(run: RunResult, q: StudentAnswer, tr: Translations) -> str:

@@ -35,6 +35,7 @@ class CourseWindow:
     every: int = 20
     line_pt: float = 5.0  # the script's plot(..., 'r-', lw=5)
     dpi: int = 100
+    most_lines: int = 2_000  # the most lines of the pile its recreation draws (figures/answer.py: distinct_lines)
 
     @property
     def line_px(self) -> float:
