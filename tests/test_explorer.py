@@ -196,6 +196,6 @@ def test_heatmap_labels_sit_a_label_apart_and_no_further(count, length):
     step = labelled[1] - labelled[0] if len(labelled) > 1 else count
     assert labelled == list(range(0, count, step))
     pitch = length / count  # points between two ticks
-    assert len(labelled) == 1 or step * pitch >= HEATMAP_LABEL_PITCH_PT
+    assert len(labelled) == 1 or step * pitch >= HEATMAP_LABEL_PITCH_PT - 1e-9
     if len(labelled) > 1 and step > 1:
         assert (step - 1) * pitch < HEATMAP_LABEL_PITCH_PT  # one tick fewer between labels would crowd them

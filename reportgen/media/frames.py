@@ -124,10 +124,10 @@ class FrameRenderer:
         words = job.labels
         ax, lx = self.ax_fit, self.ax_loss
 
-        ax.set_xlim(*p.x_range)
-        ax.set_ylim(*p.y_range)
+        ax.set_xlim(*p.view.x_range)
+        ax.set_ylim(*p.view.y_range)
         self.points.set_offsets(np.column_stack([job.x, job.y]))
-        self.xs = np.array(p.x_range)
+        self.xs = np.array(p.view.x_range)
         self.true_line.set_data(self.xs, job.slope * self.xs + job.intercept)
         self.key_fit.set_text(f"— {words.fit}")
         self.key_true.set_text(f"- - {words.true_line} y = {param(job.slope)}x + {param(job.intercept)}")
@@ -216,8 +216,8 @@ class FrameRenderer:
 
         # The fit as it is: y = w x + b from edge to edge, cut off by the panel, never clamped.
         self.fit_line.set_data(self.xs, w * self.xs + b)
-        left_end, right_end = (w * x + b for x in p.x_range)
-        lo, hi = p.y_range
+        left_end, right_end = (w * x + b for x in p.view.x_range)
+        lo, hi = p.view.y_range
         note = ""
         if min(left_end, right_end) > hi or (w > 0 and right_end != right_end):  # NaN: beyond every float
             note = words.fit_above

@@ -131,7 +131,8 @@ def settle_of(result: RunResult, frame_plan: FramePlan | None, settings: RenderS
     """Return the iteration from which a run's fit stays within 1 px of its end in the report's frame (the frame
     it has, or would have when it is not animated)."""
     job = frame_job(result, settings)
-    return settle_iteration(job, frame_plan or DataView.of(job), WIDE_FRAME.figsize[1] * settings.dpi)
+    view = frame_plan.view if frame_plan is not None else DataView.of(job)
+    return settle_iteration(job, view, WIDE_FRAME.figsize[1] * settings.dpi)
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,7 @@ class FramePlan:
     fps: int
     hold: int  # extra frames of the last state, about FINAL_HOLD seconds
     still: bool  # a run of one iteration: a picture, not a video
-    x_range: tuple[float, float]  # the data view
-    y_range: tuple[float, float]
+    view: DataView  # the data view: where the points, the true line and the fit are drawn
     w_range: tuple[float, float]  # the loss-surface view
     b_range: tuple[float, float]
     left_view_at: int | None  # the first iteration whose (w, b) lies outside the surface view
@@ -179,11 +179,9 @@ def plan(job: FrameJob) -> FramePlan:
     fps = min(max(round(len(drawn) / job.seconds), MIN_FPS), job.max_fps)
     gif = evenly_spaced(n, job.gif_frames).tolist()
     w_range, b_range, left = surface_view(job)
-    view = DataView.of(job)
     return FramePlan(
         iterations=tuple(drawn), gif=tuple(gif), fps=fps, hold=round(fps * FINAL_HOLD), still=n == 1,
-        x_range=view.x_range, y_range=view.y_range,
-        w_range=w_range, b_range=b_range, left_view_at=left, loss_range=loss_view(job),
+        view=DataView.of(job), w_range=w_range, b_range=b_range, left_view_at=left, loss_range=loss_view(job),
         contour_levels=contour_levels(job, w_range, b_range),
     )
 
@@ -248,15 +246,15 @@ def loss_view(job: FrameJob) -> tuple[float, float]:
     return (min(values) / 1.6, max(values) * 1.6)
 
 
-def fit_pixels(job: FrameJob, plan: FramePlan | DataView, height_px: float, ts: np.ndarray) -> np.ndarray:
+def fit_pixels(job: FrameJob, view: DataView, height_px: float, ts: np.ndarray) -> np.ndarray:
     """Return the fit's height in pixels above the data view's bottom, at three x's, for iterations ``ts``."""
-    xs = np.linspace(plan.x_range[0], plan.x_range[1], 3)
+    xs = np.linspace(view.x_range[0], view.x_range[1], 3)
     ys = np.outer(job.w[ts].astype(np.float64), xs) + job.b[ts].astype(np.float64)[:, None]
-    lo, hi = plan.y_range
+    lo, hi = view.y_range
     return (ys - lo) / (hi - lo) * WIDE_FRAME.fit.height * height_px
 
 
-def settle_iteration(job: FrameJob, plan: FramePlan | DataView, height_px: float) -> int | None:
+def settle_iteration(job: FrameJob, view: DataView, height_px: float) -> int | None:
     """Return the first iteration from which the drawn fit stays within 1 px of where it ends, or None.
 
     None for a run that diverged, or whose line is still moving by a pixel or more at the end.
@@ -264,7 +262,7 @@ def settle_iteration(job: FrameJob, plan: FramePlan | DataView, height_px: float
     if job.status == Status.DIVERGED or len(job.loss) < 2:
         return None
     ts = np.arange(len(job.loss))
-    heights = fit_pixels(job, plan, height_px, ts)
+    heights = fit_pixels(job, view, height_px, ts)
     off = np.abs(heights - heights[-1]).max(axis=1) >= 1.0
     if off[-2]:
         return None
