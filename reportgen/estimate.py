@@ -27,7 +27,7 @@ from reportgen.infra.errors import ConfigError
 from reportgen.infra.options import BuildOptions
 from reportgen.media.layouts import PHONE_FRAME, WIDE_FRAME
 from reportgen.media.plan import FINAL_HOLD, GIF_BUDGET
-from reportgen.train.course import COURSE_WINDOW
+from reportgen.train.course import COURSE_WINDOW, PILE_MOST_LINES
 
 #: Memory of a build process before its grid costs anything: Python, torch, matplotlib, the evidence and figures
 #: (about 415 MB measured, plus a margin).
@@ -70,7 +70,7 @@ POSTER = 0.06
 #: in a table; per animated run.
 PAGE_BASE = 100e3
 #: The answer's two figures (the course's window recreated, the loss above its floor), for the longest run: their
-#: frame, and per line of the window's pile (at most COURSE_WINDOW.most_lines; measured: 47 KB with 47 lines, and
+#: frame, and per line of the window's pile (at most PILE_MOST_LINES; measured: 47 KB with 47 lines, and
 #: 189 KB with 772 lines for a run of 300,000 iterations, its loss figure 44 KB).
 ANSWER_BASE = 100e3
 ANSWER_PER_LINE = 210
@@ -173,7 +173,8 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs:
     mp4 = [(MP4_PER_VIDEO + (n + hold) * MP4_PER_FRAME) * drawn if "mp4" in render.formats else 0 for n in per_run]
     gif = [min(min(render.gif_frames, s.params.max_iters) * GIF_PER_FRAME * pixels, GIF_BUDGET)
            if "gif" in render.formats else 0 for s in animated]
-    media = languages * (sum(mp4) + sum(gif) + len(animated) * POSTER * drawn)
+    posters = sum(POSTER * (drawn if s.params.max_iters > 1 else pixels) for s in animated)  # a still: no phone one
+    media = languages * (sum(mp4) + sum(gif) + posters)
     sweeps = _sweep_shapes(specs)
     figures = sum(layout.overlaid(n) + (dims == 2) for n, dims in sweeps.values())
     tabled = sum(n for n, _ in sweeps.values() if layout.tabulated(n))
@@ -181,7 +182,7 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs:
     cards = sum(layout.cards(n, animated_in[name])
                 * (PAGE_PER_CARD + CHART_BASE + CHART_PER_CURVE * (n if layout.overlaid(n) else 1))
                 for name, (n, _) in sweeps.items())
-    answer = ANSWER_BASE + min(math.ceil(t_max / COURSE_WINDOW.every), COURSE_WINDOW.most_lines) * ANSWER_PER_LINE
+    answer = ANSWER_BASE + min(math.ceil(t_max / COURSE_WINDOW.every), PILE_MOST_LINES) * ANSWER_PER_LINE
     pages = languages * (PAGE_BASE + answer + figures * PAGE_PER_FIGURE + tabled * PAGE_PER_RUN
                          + len(animated) * PAGE_PER_ANIMATION + cards)
     points = sum(s.params.n_points for s in specs)

@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from reportgen.config.grid import RunSpec
 from reportgen.config.schema import Params
-from reportgen.train.analysis import MAX_PREDICTED, analyse, analyse_all, closed_form, first_below
+from reportgen.train.analysis import (
+    MAX_PREDICTED,
+    analyse,
+    analyse_all,
+    closed_form,
+    first_below,
+)
 from reportgen.train.batched import draw_data, train_grid
 from reportgen.train.run import RunData, Status
 

@@ -240,7 +240,7 @@ def test_the_recreated_window_draws_each_distinct_line_of_the_pile_once(default_
     import numpy as np
 
     from reportgen.figures.answer import distinct_lines
-    from reportgen.train.course import COURSE_WINDOW
+    from reportgen.train.course import COURSE_WINDOW, PILE_MOST_LINES
 
     run = default_runs["threshold__threshold-0.1"]  # 1,000 iterations: the script draws 50 lines
     kept = distinct_lines(run)
@@ -257,8 +257,8 @@ def test_the_recreated_window_draws_each_distinct_line_of_the_pile_once(default_
     long = dataclasses.replace(t, w=np.tile(t.w[-1:], 300_000), b=np.tile(t.b[-1:], 300_000),
                                loss=np.tile(t.loss[-1:], 300_000))
     assert len(distinct_lines(dataclasses.replace(run, trajectory=long))) == 1
-    # A pile of 5,000 lines all a tenth of a pixel apart or more: the figure keeps at most most_lines of them.
+    # A pile of 5,000 lines, 3,858 of them a tenth of a pixel apart or more: the figure keeps PILE_MOST_LINES at most.
     drift = np.linspace(0, 2, 100_000, dtype=np.float32)
     moving = dataclasses.replace(t, w=t.w[-1] + drift, b=np.tile(t.b[-1:], 100_000), loss=np.tile(t.loss[-1:], 100_000))
     kept = distinct_lines(dataclasses.replace(run, trajectory=moving))
-    assert COURSE_WINDOW.most_lines // 4 < len(kept) <= COURSE_WINDOW.most_lines and kept[0] == 0
+    assert PILE_MOST_LINES // 4 < len(kept) <= PILE_MOST_LINES and kept[0] == 0

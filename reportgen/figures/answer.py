@@ -24,7 +24,7 @@ from reportgen.core.formatting import num  # noqa: E402
 from reportgen.core.i18n import Translations  # noqa: E402
 from reportgen.figures.plots import fonts_for  # noqa: E402
 from reportgen.teach.theory import StudentAnswer  # noqa: E402
-from reportgen.train.course import COURSE_WINDOW, CourseWindow  # noqa: E402
+from reportgen.train.course import COURSE_WINDOW, PILE_MOST_LINES, CourseWindow  # noqa: E402
 from reportgen.train.run import RunResult  # noqa: E402
 
 #: The three iterations drawn again on the window, in these colours: told apart by their legend and dash too.
@@ -59,11 +59,11 @@ def window_svg(run: RunResult, q: StudentAnswer, tr: Translations) -> str:
         return _svg(fig)
 
 
-def distinct_lines(run: RunResult, w: CourseWindow = COURSE_WINDOW) -> list[int]:
+def distinct_lines(run: RunResult, w: CourseWindow = COURSE_WINDOW, most: int = PILE_MOST_LINES) -> list[int]:
     """Return the iterations of the course's pile whose line is not already in it, to a tenth of a pixel.
 
     A run of 300,000 iterations piles 15,000 lines, nearly all on one another: drawn one by one they made a
-    10 MB figure of what a few hundred lines draw exactly. A pile with more than ``w.most_lines`` lines distinct to a
+    10 MB figure of what a few hundred lines draw exactly. A pile with more than ``most`` lines distinct to a
     tenth of a pixel keeps those distinct to a fifth, then to 0.4 px, and so on: the figure stays bounded (each line
     is about 200 bytes of SVG).
     """
@@ -78,7 +78,7 @@ def distinct_lines(run: RunResult, w: CourseWindow = COURSE_WINDOW) -> list[int]
     step = 0.1
     while True:
         _, first = np.unique(np.round(pixels / step), axis=0, return_index=True)
-        if len(first) <= w.most_lines:
+        if len(first) <= most:
             return drawn[np.sort(first)].tolist()
         step *= 2
 

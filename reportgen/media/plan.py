@@ -132,7 +132,7 @@ def settle_of(result: RunResult, frame_plan: FramePlan | None, settings: RenderS
     it has, or would have when it is not animated)."""
     job = frame_job(result, settings)
     view = frame_plan.view if frame_plan is not None else DataView.of(job)
-    return settle_iteration(job, view, WIDE_FRAME.figsize[1] * settings.dpi)
+    return settle_iteration(job, view, WIDE_FRAME.pixels(settings.dpi)[1])
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ class CourseWindow:
     every: int = 20
     line_pt: float = 5.0  # the script's plot(..., 'r-', lw=5)
     dpi: int = 100
-    most_lines: int = 2_000  # the most lines of the pile its recreation draws (figures/answer.py: distinct_lines)
 
     @property
     def line_px(self) -> float:
@@ -60,6 +59,8 @@ class CourseWindow:
 
 
 COURSE_WINDOW = CourseWindow()
+#: The most lines of a pile the report's recreation of the window draws (figures/answer.py: distinct_lines).
+PILE_MOST_LINES = 2_000
 
 
 @dataclass(frozen=True)
