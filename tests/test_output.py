@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,16 +58,24 @@ def leftovers(root: Path) -> list[Path]:
     return found
 
 
-@pytest.fixture
-def built(tmp_path) -> Path:
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory) -> Path:
     """A folder holding a site built from a first config, its cache, and a second config that trains and renders anew.
 
     The first run's data is the same in both, so the graph evidence comes from the cache.
     """
-    (tmp_path / "first.toml").write_text(OK.format(title="first", iterations=60))
-    (tmp_path / "second.toml").write_text(OK.format(title="second", iterations=70))
-    assert main(["build", "--config", str(tmp_path / "first.toml"), "--out", str(tmp_path / "site"), "-q",
+    folder = tmp_path_factory.mktemp("built")
+    (folder / "first.toml").write_text(OK.format(title="first", iterations=60))
+    (folder / "second.toml").write_text(OK.format(title="second", iterations=70))
+    assert main(["build", "--config", str(folder / "first.toml"), "--out", str(folder / "site"), "-q",
                  "--jobs", "1"]) == 0
+    return folder
+
+
+@pytest.fixture
+def built(built_once, tmp_path) -> Path:
+    """A copy of :func:`built_once` for one test to damage (the site, its cache and both configs)."""
+    shutil.copytree(built_once, tmp_path, symlinks=True, dirs_exist_ok=True)
     return tmp_path
 
 
