@@ -344,8 +344,8 @@ EDGES = {
 
 
 # derandomize: CI explores the same examples every time (seeds 1-18 were each run by hand; two found the crashes
-# pinned below).
-@settings(max_examples=5, deadline=None, derandomize=True,
+# pinned below). Three drawn examples and the three pinned: each is a build of about 4 s.
+@settings(max_examples=3, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from([(table, key) for table, keys in EDGES.items() for key in keys]), min_size=2,
                 max_size=4, unique=True).flatmap(lambda picks: st.tuples(
