@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from reportgen.config.grid import RunSpec
 from reportgen.config.schema import Params
+from reportgen.train import analysis as analysis_module
 from reportgen.train.analysis import (
     MAX_PREDICTED,
     analyse,
@@ -102,8 +103,11 @@ def test_hessian_of_known_data():
     assert a.loss_at(0) == pytest.approx(0.5 * (1 + 25) / 2)  # the closed form starts at the initial loss
 
 
-def test_a_grid_analysed_together_is_each_run_analysed_alone():
-    """Stacking runs (of two sizes, four rules, standardised or not) changes no bit of any run's analysis."""
+@pytest.mark.parametrize("chunk", [analysis_module.CHUNK_POINTS, 30])
+def test_a_grid_analysed_together_is_each_run_analysed_alone(monkeypatch, chunk):
+    """Stacking runs (of two sizes, four rules, standardised or not), in one chunk or in chunks of a run or six,
+    changes no bit of any run's analysis."""
+    monkeypatch.setattr(analysis_module, "CHUNK_POINTS", chunk)
     base = Params(max_iters=50)
     params = [base.replace(seed=seed, n_points=n, slope=slope, lr=lr, optimizer=rule, standardize=std)
               for seed, n in ((1, 5), (2, 20)) for slope in (0.5, 3.0) for lr in (0.001, 0.02, 0.2)

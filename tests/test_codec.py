@@ -40,6 +40,7 @@ def test_rows_come_back_through_json_as_they_went(values):
 
 
 @pytest.mark.parametrize("field, bad", [("count", True), ("count", 1.5), ("value", "1"), ("value", None),
+                                        ("value", 10**400),
                                         ("pair", [1.0]), ("pair", [1.0, "x"]), ("grid", [[1.0, 2.0], [3.0]]),
                                         ("status", "exploded"), ("name", 3)])
 def test_a_value_of_the_wrong_type_is_refused(field, bad):

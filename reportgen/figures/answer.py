@@ -74,10 +74,10 @@ def distinct_lines(run: RunResult, w: CourseWindow = COURSE_WINDOW, most: int = 
     ends = np.array([float(x.min()), float(x.max())])
     t = run.trajectory
     heights = np.outer(t.w[drawn].astype(np.float64), ends) + t.b[drawn].astype(np.float64)[:, None]
-    pixels = np.nan_to_num(heights / (w.ylim[1] - w.ylim[0]) * w.axes[3] * w.size[1], nan=np.inf)  # unclipped
+    pixels = heights / (w.ylim[1] - w.ylim[0]) * w.axes[3] * w.size[1]  # unclipped
     step = 0.1
     while True:
-        _, first = np.unique(np.round(pixels / step), axis=0, return_index=True)
+        _, first = np.unique(np.nan_to_num(np.round(pixels / step), nan=np.inf), axis=0, return_index=True)
         if len(first) <= most:
             return drawn[np.sort(first)].tolist()
         step *= 2

@@ -59,6 +59,9 @@ HEATMAP_SMALLEST_PT = 8
 #: (the rest: the row labels, the colour bar and its label).
 HEATMAP_LABEL_PITCH_PT = 14
 HEATMAP_PLOT_SHARE = 0.6
+#: Its height in inches: a row of cells, and the title, the lr labels and the legend below them.
+HEATMAP_ROW_IN = 0.32
+HEATMAP_MARGIN_IN = 1.8
 
 
 @contextmanager
@@ -162,7 +165,7 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
         if r.trajectory.stop_iteration is not None:
             stop[i, j] = r.trajectory.stop_iteration + 1  # +1: a stop at 0 still shows on a log colour scale
 
-    fig = Figure(figsize=(7.5, max(3.2, 0.32 * len(rows) + 1.8)), dpi=100)
+    fig = Figure(figsize=(7.5, max(3.2, HEATMAP_ROW_IN * len(rows) + HEATMAP_MARGIN_IN)), dpi=100)
     FigureCanvasSVG(fig)
     ax = fig.subplots()
     finite = stop[np.isfinite(stop)]
@@ -219,7 +222,7 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
         else:
             ax.plot(line, positions, **style)
     # A tick per cell; a label on as many as fit side by side (100 lr labels would print over one another).
-    width, height = fig.get_size_inches() * 72
+    width, height = (fig.get_size_inches() - (0, HEATMAP_MARGIN_IN)) * 72  # the cells' share, about
     for axis, values, length, turn in ((ax.xaxis, cols, HEATMAP_PLOT_SHARE * width, 45), (ax.yaxis, rows, height, 0)):
         labelled = labelled_ticks(len(values), length)
         axis.set_ticks(labelled, [param(values[i]) for i in labelled], rotation=turn, fontsize=HEATMAP_SMALLEST_PT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import sys
 import types
 import typing
 from typing import Any, Mapping, Sequence
@@ -19,6 +20,10 @@ import numpy as np
 
 class SchemaError(ValueError):
     """Stored data does not have the shape its type declares."""
+
+
+#: The largest whole number float() takes (the largest finite float, as an int).
+MAX_FLOAT_INT = int(sys.float_info.max)
 
 
 def encode(value: Any) -> Any:
@@ -79,7 +84,9 @@ def _column(hint: Any, column: list[Any], where: str) -> list[Any]:
     arms = args if origin in (typing.Union, types.UnionType) else (hint,)
     simple = {float: {float, int}, int: {int}, str: {str}, bool: {bool}, type(None): {type(None)}}
     if all(arm in simple for arm in arms) and kinds <= set().union(*(simple[arm] for arm in arms)):
-        if float in arms and int in kinds:  # JSON writes 2.0 as 2.0, but a hand-made entry may say 2
+        if float in arms and int not in arms and int in kinds:  # JSON writes 2.0 as 2.0; a hand-made entry, 2
+            if any(abs(v) > MAX_FLOAT_INT for v in column if type(v) is int):
+                raise SchemaError(f"{where}: a whole number beyond every float")
             return [float(v) if type(v) is int else v for v in column]
         return column
     if origin is tuple and kinds <= {list} and args and args[-1] is not Ellipsis:
@@ -149,6 +156,8 @@ def _value(hint: Any, data: Any, where: str) -> Any:
             raise SchemaError(f"{where}: expected an object")
         return {k: _value(args[1], v, f"{where}.{k}") for k, v in data.items()}
     if hint is float and isinstance(data, (int, float)) and not isinstance(data, bool):
+        if isinstance(data, int) and abs(data) > MAX_FLOAT_INT:  # float() would raise OverflowError
+            raise SchemaError(f"{where}: {data} is beyond every float")
         return float(data)
     if hint in (int, str, bool) and type(data) is hint:
         return data

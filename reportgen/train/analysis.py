@@ -27,6 +27,8 @@ from reportgen.train.run import Analysis, RunData
 
 #: Horizon of the closed-form search; beyond it a prediction is "never" in practice.
 MAX_PREDICTED = 10**15
+#: Data points analysed at once, over all the runs of a chunk (a 10,000-run grid of 20 points is one chunk).
+CHUNK_POINTS = 1_000_000
 
 
 def analyse(data: RunData, params: Params) -> Analysis:
@@ -46,9 +48,11 @@ def analyse_all(data: Sequence[RunData], params: Sequence[Params]) -> list[Analy
     sizes: dict[int, list[int]] = {}
     for i, d in enumerate(data):  # runs of one size stack into one (runs, points) array
         sizes.setdefault(len(d.x), []).append(i)
-    for rows in sizes.values():
-        for i, analysis in zip(rows, _analyse_stacked([data[i] for i in rows], [params[i] for i in rows])):
-            out[i] = analysis
+    for size, rows in sizes.items():
+        step = max(1, CHUNK_POINTS // size)  # its float64 copies of x and y stay a few MB, whatever the grid
+        for chunk in (rows[start:start + step] for start in range(0, len(rows), step)):
+            for i, analysis in zip(chunk, _analyse_stacked([data[i] for i in chunk], [params[i] for i in chunk])):
+                out[i] = analysis
     predictable = [p.threshold > a.loss_floor and p.lr < a.lr_max and closed_form(p) for a, p in zip(out, params)]
     return _with_predictions(out, [p.threshold for p in params], predictable)
 
@@ -184,7 +188,8 @@ def _with_predictions(analyses: list[Analysis], thresholds: Sequence[float],
 def first_below(below: Callable[[np.ndarray], np.ndarray], n: int) -> np.ndarray:
     """Return, for each of ``n`` non-increasing curves, the first t with below(t) true: by doubling, then bisecting.
 
-    ``below(t)`` tests every curve at its own t. A curve still above past MAX_PREDICTED gets -1 ("never").
+    ``below(t)`` tests every curve at its own t. A curve still above at the last power of two within MAX_PREDICTED
+    (2^49, about 5.6e14) gets -1 ("never").
     """
     hi = np.ones(n, np.int64)
     stop = np.where(below(np.zeros(n, np.int64)), 0, -1)

@@ -14,8 +14,10 @@ The course loop, per run (``course_script.py``)::
         if loss < threshold: break                          # then test the old loss
 
 Here the runs are rows of one (runs x points) tensor program: each row has its
-own data from its own seed, its own lr, threshold and budget, and a row drops
-out of the tensors as soon as it stops, exhausts its budget or diverges.
+own data from its own seed, its own lr, threshold and budget. A row that stops,
+exhausts its budget or diverges is done at once (its history is cut at its
+length), and leaves the tensors with the others once the done rows are an eighth
+of them.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ side by side in the same rows:
                p -= lr / (1 - beta1^t) * m / (sqrt(s) / sqrt(1 - beta2^t) + eps)
 
 A run's state (v, or m and s) is one entry per parameter, kept for every row: a row of another rule never reads
-it, and a row whose step is withheld has diverged and leaves the tensors after this step.
+it, and a row whose step is withheld has diverged: it is done, and nothing it computes afterwards is read.
 """
 
 from __future__ import annotations
