@@ -25,7 +25,7 @@ from reportgen.core import languages
 from reportgen.core.formatting import MB
 from reportgen.infra.errors import ConfigError
 from reportgen.infra.options import BuildOptions
-from reportgen.media.layouts import PHONE_FRAME, WIDE_FRAME
+from reportgen.media import layouts
 from reportgen.media.plan import FINAL_HOLD, GIF_BUDGET
 from reportgen.train.course import COURSE_WINDOW, PILE_MOST_LINES
 
@@ -158,14 +158,13 @@ def estimate(config: Config, specs: Sequence[RunSpec], languages: int = 1, jobs:
     animated = [s for s in specs if s.animate]  # with no video format too: its poster is the last of its frames
     per_run = [math.ceil(s.params.max_iters / render.frame_every) + 1 for s in animated]
     frames = sum(per_run) * languages
-    # Each drawing's frame: the wide one, and a phone one when there are MP4s to draw it into.
-    drawings = [WIDE_FRAME, PHONE_FRAME] if render.phone and "mp4" in render.formats else [WIDE_FRAME]
-    sizes = [width * height for width, height in (d.pixels(render.dpi) for d in drawings)]
+    drawn_in = layouts.drawings(render.phone, render.formats)  # each drawing's frame
+    sizes = [width * height for width, height in (d.pixels(render.dpi) for d in drawn_in)]
     pixels, drawn = sizes[0], sum(sizes)
-    frames *= len(drawings)
+    frames *= len(drawn_in)
     # A worker draws one drawing at a time: its largest frame sets its peak (measured with the phone drawings too).
     per_worker = WORKER_BASE + WORKER_PER_PIXEL * max(sizes)
-    workers = min(jobs or os.cpu_count() or 1, len(animated) * languages * len(drawings))  # one drawing each
+    workers = min(jobs or os.cpu_count() or 1, len(animated) * languages * len(drawn_in))  # one drawing each
     if jobs is None and workers > 1:  # by default, as many workers as the memory budget leaves room for
         workers = max(1, min(workers, int((limits.max_memory_mb * MB - memory) // per_worker)))
     memory += workers * per_worker

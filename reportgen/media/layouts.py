@@ -12,6 +12,7 @@ instead: the three views stacked, its type sized so that at 375 CSS px its small
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,9 @@ PHONE_FRAME = FrameLayout(
     title_wrap=True,
 )
 LAYOUTS = {layout.name: layout for layout in (WIDE_FRAME, PHONE_FRAME)}
+
+
+def drawings(phone: bool, formats: Sequence[str]) -> tuple[FrameLayout, ...]:
+    """Return the drawings a build makes of each animation: the wide one, and the phone one when ``[render] phone``
+    asks for it and there is an MP4 to draw it into (a run of one iteration, a picture, gets the wide one only)."""
+    return (WIDE_FRAME, PHONE_FRAME) if phone and "mp4" in formats else (WIDE_FRAME,)

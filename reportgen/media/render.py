@@ -25,7 +25,7 @@ from reportgen.infra.cache import Cache, content_key
 from reportgen.infra.executors import die_with_parent, make_executor
 from reportgen.infra.progress import Progress
 from reportgen.media.filmstrip import Filmstrip, draw_filmstrip, write_filmstrip
-from reportgen.media.layouts import LAYOUTS, PHONE_FRAME, WIDE_FRAME
+from reportgen.media.layouts import LAYOUTS, PHONE_FRAME, WIDE_FRAME, drawings
 from reportgen.media.plan import FrameJob, FramePlan, frame_job, frame_labels, plan
 from reportgen.train.run import RunResult
 
@@ -267,7 +267,7 @@ def render_media(
 
     def lookup(formats: tuple[str, ...]) -> tuple[dict[tuple[str, str, str], str], dict[str, RunMedia]]:
         # Training is shared; the frames are drawn once per language, since their words differ.
-        layouts = (WIDE_FRAME.name, PHONE_FRAME.name) if first.render.phone and "mp4" in formats else (WIDE_FRAME.name,)
+        layouts = [drawing.name for drawing in drawings(first.render.phone, formats)]
         keys = {(lang, r.id, layout): media_key(config, r, formats, lang, render, layout)
                 for lang, config in configs.items() for r in animated for layout in layouts
                 if layout == WIDE_FRAME.name or not plans[r.id].still}  # a picture (one frame) is not a video
@@ -288,8 +288,8 @@ def render_media(
         # A worker renders one animation at a time: never more workers (processes, memory) than animations.
         jobs = min(jobs or default_jobs(), len(missing))
         animations = len({(task.job.run_id, task.job.title) for task in missing})
-        drawings = f"{len(missing)} drawings of " if len(missing) > animations else ""
-        label = f"rendering {drawings}{animations} animations ({jobs} jobs, {executor})"
+        counted = f"{len(missing)} drawings of " if len(missing) > animations else ""
+        label = f"rendering {counted}{animations} animations ({jobs} jobs, {executor})"
         # The executor starts only here: a fully cached build never starts a cluster.
         with make_executor(executor, jobs, scheduler) as pool:
             with progress.stage(label, total=len(missing), unit="run") as advance:
