@@ -49,14 +49,14 @@ def columns(cls: type, values: Sequence[Any]) -> dict[str, list[Any]]:
     A column store: its fields must be JSON's own types, tuples and string enums, which ``json`` writes as they
     are. Read back by :func:`decode_columns`, which checks a whole column at once.
     """
-    return {name: [getattr(v, name) for v in values] for name, hint in _hints(cls).items() if hint is not np.ndarray}
+    return {name: [getattr(v, name) for v in values] for name in _fields(cls)[0]}
 
 
 def decode_columns(cls: type, data: Any, count: int, arrays: Sequence[Mapping[str, np.ndarray]] | None = None) -> list:
     """Return ``count`` instances of dataclass ``cls`` from :func:`columns`' lists; array fields from ``arrays``."""
     if not isinstance(data, dict):
         raise SchemaError(f"{cls.__name__}: expected an object of columns, got {type(data).__name__}")
-    hints = {name: hint for name, hint in _hints(cls).items() if hint is not np.ndarray}
+    hints, _ = _fields(cls)
     if set(data) != set(hints):
         raise SchemaError(f"{cls.__name__}: unexpected or missing column {sorted(set(data) ^ set(hints))[0]!r}")
     for name in hints:
@@ -64,17 +64,9 @@ def decode_columns(cls: type, data: Any, count: int, arrays: Sequence[Mapping[st
             raise SchemaError(f"{cls.__name__}.{name}: expected a list of {count} values")
     names = list(hints)
     checked = [_column(hints[name], data[name], f"{cls.__name__}.{name}") for name in names]
-    array_fields = [name for name, hint in _hints(cls).items() if hint is np.ndarray]
-    out = []
-    for i, row in enumerate(zip(*checked) if names else [()] * count):
-        values = dict(zip(names, row))
-        for name in array_fields:
-            array = arrays[i].get(name) if arrays is not None else None
-            if not isinstance(array, np.ndarray):
-                raise SchemaError(f"{cls.__name__}.{name}: no array")
-            values[name] = array
-        out.append(cls(**values))
-    return out
+    rows = zip(*checked) if names else [()] * count
+    return [_instance(cls, dict(zip(names, row)), arrays[i] if arrays is not None else None)
+            for i, row in enumerate(rows)]
 
 
 def _column(hint: Any, column: list[Any], where: str) -> list[Any]:
@@ -85,9 +77,7 @@ def _column(hint: Any, column: list[Any], where: str) -> list[Any]:
     simple = {float: {float, int}, int: {int}, str: {str}, bool: {bool}, type(None): {type(None)}}
     if all(arm in simple for arm in arms) and kinds <= set().union(*(simple[arm] for arm in arms)):
         if float in arms and int not in arms and int in kinds:  # JSON writes 2.0 as 2.0; a hand-made entry, 2
-            if any(abs(v) > MAX_FLOAT_INT for v in column if type(v) is int):
-                raise SchemaError(f"{where}: a whole number beyond every float")
-            return [float(v) if type(v) is int else v for v in column]
+            return [_float(v, f"{where}[{i}]") if type(v) is int else v for i, v in enumerate(column)]
         return column
     if origin is tuple and kinds <= {list} and args and args[-1] is not Ellipsis:
         if any(len(v) != len(args) for v in column):
@@ -101,19 +91,37 @@ def decode(cls: type, data: Any, arrays: Mapping[str, np.ndarray] | None = None)
     """Return an instance of dataclass ``cls`` from ``data``; its array fields come from ``arrays``."""
     if not isinstance(data, dict):
         raise SchemaError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
-    hints = _hints(cls)
-    arrays = arrays or {}
-    array_fields = {name for name, hint in hints.items() if hint is np.ndarray}
-    expected = set(hints) - array_fields
-    if set(data) != expected:
-        odd = sorted(set(data) ^ expected)
+    hints, _ = _fields(cls)
+    if set(data) != set(hints):
+        odd = sorted(set(data) ^ set(hints))
         raise SchemaError(f"{cls.__name__}: unexpected or missing field {odd[0]!r}")
-    values = {name: _value(hints[name], data[name], f"{cls.__name__}.{name}") for name in expected}
-    for name in array_fields:
-        if not isinstance(arrays.get(name), np.ndarray):
+    return _instance(cls, {name: _value(hint, data[name], f"{cls.__name__}.{name}") for name, hint in hints.items()},
+                     arrays)
+
+
+def _instance(cls: type, values: dict[str, Any], arrays: Mapping[str, np.ndarray] | None) -> Any:
+    """Make ``cls`` from its checked values and its array fields, which ``arrays`` must hold."""
+    for name in _fields(cls)[1]:
+        array = (arrays or {}).get(name)
+        if not isinstance(array, np.ndarray):
             raise SchemaError(f"{cls.__name__}.{name}: no array")
-        values[name] = arrays[name]
+        values[name] = array
     return cls(**values)
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Return a dataclass's fields stored as JSON (name: type hint), and the names of its array fields."""
+    hints = _hints(cls)
+    return ({name: hint for name, hint in hints.items() if hint is not np.ndarray},
+            tuple(name for name, hint in hints.items() if hint is np.ndarray))
+
+
+def _float(data: int | float, where: str) -> float:
+    """Return a number as a float; a whole number beyond every float is a SchemaError (float() would overflow)."""
+    if isinstance(data, int) and abs(data) > MAX_FLOAT_INT:
+        raise SchemaError(f"{where}: {data} is beyond every float")
+    return float(data)
 
 
 @functools.cache
@@ -156,9 +164,7 @@ def _value(hint: Any, data: Any, where: str) -> Any:
             raise SchemaError(f"{where}: expected an object")
         return {k: _value(args[1], v, f"{where}.{k}") for k, v in data.items()}
     if hint is float and isinstance(data, (int, float)) and not isinstance(data, bool):
-        if isinstance(data, int) and abs(data) > MAX_FLOAT_INT:  # float() would raise OverflowError
-            raise SchemaError(f"{where}: {data} is beyond every float")
-        return float(data)
+        return _float(data, where)
     if hint in (int, str, bool) and type(data) is hint:
         return data
     raise SchemaError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {type(data).__name__}")
