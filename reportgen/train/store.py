@@ -25,6 +25,8 @@ ARRAYS = "runs.npz"
 PER_POINT = ("x", "y")
 PER_ITERATION = ("loss", "w", "b")
 PER_MINIBATCH = ("full_loss",)  # per iteration of a minibatch run, empty for the others
+#: What a run is made of besides its spec, by its field of RunResult: each stored as a JSON table of columns.
+TABLES = {"data": RunData, "trajectory": Trajectory, "analysis": Analysis}
 
 
 def store_runs(cache: Cache, key: str, results: Sequence[RunResult]) -> None:
@@ -39,9 +41,7 @@ def store_runs(cache: Cache, key: str, results: Sequence[RunResult]) -> None:
             arrays[name] = lambda name=name: np.concatenate([getattr(r.trajectory, name) for r in results])
         write_npz(folder / ARRAYS, arrays)
         return {"schema": SCHEMA, "ids": [r.id for r in results],
-                "runs": {"data": columns(RunData, [r.data for r in results]),
-                         "trajectory": columns(Trajectory, [r.trajectory for r in results]),
-                         "analysis": columns(Analysis, [r.analysis for r in results])}}
+                "runs": {name: columns(cls, [getattr(r, name) for r in results]) for name, cls in TABLES.items()}}
 
     cache.store(KIND, key, write)
 
@@ -69,7 +69,7 @@ def write_npz(path: Path, arrays: dict[str, Callable[[], np.ndarray]]) -> None:
 def _decode(meta: dict[str, Any], path: Path, specs: Sequence[RunSpec]) -> list[RunResult]:
     """Rebuild the runs from checked arrays and JSON; raise SchemaError at the first thing out of place."""
     runs = meta["runs"]
-    if meta["schema"] != SCHEMA or not isinstance(runs, dict) or set(runs) != {"data", "trajectory", "analysis"}:
+    if meta["schema"] != SCHEMA or not isinstance(runs, dict) or set(runs) != set(TABLES):
         raise SchemaError("not this version's runs")
     with np.load(path, allow_pickle=False) as npz:
         if sorted(npz.files) != sorted(("lengths", *PER_POINT, *PER_ITERATION, *PER_MINIBATCH)):
@@ -92,8 +92,6 @@ def _decode(meta: dict[str, Any], path: Path, specs: Sequence[RunSpec]) -> list[
     n = len(specs)
     # The entry is keyed by the runs' parameters, which decide training: a sweep renamed since (its runs' ids
     # changed) finds the same runs here, trained already. The stored ids are only a note.
-    data = decode_columns(RunData, runs["data"], n, cuts)
-    trajectories = decode_columns(Trajectory, runs["trajectory"], n, cuts)
-    analyses = decode_columns(Analysis, runs["analysis"], n)
+    tables = {name: decode_columns(cls, runs[name], n, cuts) for name, cls in TABLES.items()}
     return [RunResult(spec=s, data=d, trajectory=t, analysis=a)
-            for s, d, t, a in zip(specs, data, trajectories, analyses)]
+            for s, d, t, a in zip(specs, tables["data"], tables["trajectory"], tables["analysis"])]
