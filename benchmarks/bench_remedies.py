@@ -17,6 +17,7 @@ import torch
 
 from reportgen.config.grid import RunSpec
 from reportgen.config.schema import OPTIMIZERS, Params
+from reportgen.infra.process import batch_job
 from reportgen.teach.regimes import regime_cells
 from reportgen.train.analysis import analyse
 from reportgen.train.batched import draw_data, train_grid
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=1_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    batch_job()  # as the reportgen command's process
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     plain, mixed = grid(args.side, args.iters, False), grid(args.side, args.iters, True)
     timed(plain[:10])  # warm up torch

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from reportgen.infra.process import batch_job
+
 WORKERS = (1, 2, 4)
 
 
@@ -218,6 +220,7 @@ def main() -> None:
     parser.add_argument("--against", type=Path, help="a checkout of another reportgen to build (c) with too")
     parser.add_argument("--only-build", action="store_true", help="run (c) alone")
     args = parser.parse_args()
+    batch_job()  # (a) and (b) run in this process, as in the reportgen command's
 
     import torch
 

@@ -26,6 +26,7 @@ from reportgen.infra.errors import (
     stop_on_signals,
 )
 from reportgen.infra.options import DEFAULT_MAX_MB, DEFAULT_OUT, BuildOptions, cache_dir
+from reportgen.infra.process import batch_job
 from reportgen.infra.progress import Progress
 
 # The build itself (numpy, Jinja2, and torch and matplotlib when something must be made) is imported only once
@@ -35,11 +36,6 @@ if TYPE_CHECKING:
     from reportgen.build import BuildReport
 
 log = logging.getLogger("reportgen")
-#: The command's garbage collector: a collection every 50,000 new objects rather than Python's 700. A build makes
-#: objects that live to its end (10,000 runs, their analyses and explanations), and each full collection walks
-#: all of them and torch's and matplotlib's modules (benchmarks/bench_scale.py (c): 0.7 s of a 10,000-run build,
-#: for 15 MB more at its peak).
-GC_THRESHOLDS = (50_000, 20, 10)
 
 
 def _limit(option: dataclasses.Field) -> Callable[[str], int]:
@@ -264,12 +260,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Be the ``reportgen`` command: :func:`main` in a process of its own, with a batch job's garbage collector.
+    """Be the ``reportgen`` command: :func:`main` in a process of its own, tuned as a batch job (its garbage
+    collector and its heap: :func:`~reportgen.infra.process.batch_job`).
 
     At exit, nothing is collected any more: the process's memory goes back to the system whole, and a last pass
     over a big build's objects (0.5 s for 10,000 runs) would free nothing sooner.
     """
-    gc.set_threshold(*GC_THRESHOLDS)
+    batch_job()
     code = main()
     gc.freeze()
     sys.exit(code)

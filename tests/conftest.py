@@ -8,7 +8,6 @@ that must damage or rebuild a project copies it first (:func:`copy_project`).
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
@@ -22,16 +21,16 @@ import pytest
 from filelock import FileLock
 
 from reportgen.build import BuildOptions, build
-from reportgen.cli import GC_THRESHOLDS
 from reportgen.config.grid import expand_grid
 from reportgen.config.load import load_config
 from reportgen.infra.options import CACHE_DIR
+from reportgen.infra.process import batch_job
 from reportgen.train.run import RunResult
 
 
 def pytest_configure(config):
-    """Collect garbage as the reportgen command does (cli.run): the builds made here in process run as it runs them."""
-    gc.set_threshold(*GC_THRESHOLDS)
+    """Tune this process as the reportgen command does (cli.run): the builds made here in process run as it runs them."""
+    batch_job()
 
 
 #: The tiny project: one run of every ending, a 2-D sweep, both formats, small frames.
