@@ -168,8 +168,8 @@ def train_grid(
         with torch.no_grad():
             current = loss.detach()
             everywhere = full.detach()  # the loss over all points: a minibatch run's divergence is judged on it
-            if limit is None:
-                limit = DIVERGENCE_FACTOR * everywhere
+            if limit is None:  # at most float32's largest, so that "not (loss <= limit)" holds of an infinite loss
+                limit = (DIVERGENCE_FACTOR * everywhere).clamp(max=torch.finfo(torch.float32).max)
             record(hist_loss, t, current)
             if hist_full is not None:
                 record(hist_full, t, everywhere)
@@ -177,17 +177,19 @@ def train_grid(
             record(hist_w, t, shown_w)
             record(hist_b, t, shown_b)
 
-            diverged = ~torch.isfinite(everywhere) | (everywhere > limit)
+            diverged = ~(everywhere <= limit)  # past its limit, infinite or NaN
             if batches.any:  # the batch's loss is tested too
                 diverged |= ~torch.isfinite(current)
-            stopped = (current < threshold) & ~diverged
-            # Update (withheld for a diverged run, so no NaN travels on), then test the old loss.
-            w, b = updates.step_pair(w.detach(), b.detach(), w.grad, b.grad, t, ~diverged)
-            done = (stopped | diverged | (budget <= t + 1)) & live
+            below = current < threshold
+            done = (below | diverged | (budget <= t + 1)) & live
+            ending = bool(done.any())
+            # Update, withheld for a run that diverges now (its last parameters are reported), then test the old
+            # loss. A finished row's values are never read again: it steps with the others.
+            w, b = updates.step_pair(w.detach(), b.detach(), w.grad, b.grad, t, ~diverged if ending else None)
 
         if progress is not None:
             progress(1)
-        if not bool(done.any()):
+        if not ending:
             w.requires_grad_(True)
             b.requires_grad_(True)
             continue
@@ -198,6 +200,7 @@ def train_grid(
         updated_w[runs] = final_w[idx].cpu()
         updated_b[runs] = final_b[idx].cpu()
         length[runs] = t + 1
+        stopped = below & ~diverged
         for run, is_stop, is_div in zip(runs.tolist(), stopped[idx].tolist(), diverged[idx].tolist()):
             if is_stop:
                 status[run], stop_at[run] = Status.STOPPED, t

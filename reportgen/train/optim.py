@@ -80,26 +80,29 @@ class Updates:
             setattr(self, name, getattr(self, name)[rows])
 
     def step_pair(self, w: torch.Tensor, b: torch.Tensor, grad_w: torch.Tensor, grad_b: torch.Tensor, t: int,
-                  take: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                  take: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (w, b) after step ``t``: the course's two updates when every run is plain gd, else :meth:`step`."""
         import torch
 
         if not (self.any_momentum or self.any_adam):  # as the course: b -= lr * b.grad; w -= lr * w.grad
             lr = self.lr[:, 0]
+            if take is None:
+                return w - lr * grad_w, b - lr * grad_b
             return w - torch.where(take, lr * grad_w, 0.0), b - torch.where(take, lr * grad_b, 0.0)
         theta = self.step(torch.stack((w, b), 1), torch.stack((grad_w, grad_b), 1), t, take)
         return theta[:, 0], theta[:, 1]
 
-    def step(self, theta: torch.Tensor, grad: torch.Tensor, t: int, take: torch.Tensor) -> torch.Tensor:
+    def step(self, theta: torch.Tensor, grad: torch.Tensor, t: int, take: torch.Tensor | None) -> torch.Tensor:
         """Return the parameters after step ``t`` (0-based), given (runs, params) values and gradients, for a grid
         with some momentum or Adam run (:meth:`step_pair` takes an all-gd grid's steps itself).
 
-        ``take``: the runs that step; the others keep their parameters and their state.
+        ``take``: the runs that step (None: every run); the others keep their parameters.
         """
         import torch
 
-        take = take[:, None]
-        every = bool(take.all())  # no run's step is withheld now
+        every = take is None or bool(take.all())  # no run's step is withheld now
+        if not every:
+            take = take[:, None]
         if self.any_momentum:
             velocity = self.beta * self.velocity + grad  # g itself for a gd row (β = 0)
             direction = torch.where(self.nesterov, grad + self.beta * velocity, velocity) if self.any_nesterov \
