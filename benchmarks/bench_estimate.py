@@ -24,7 +24,8 @@ from reportgen.build import BuildOptions, plan_build
 
 # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's peak at fork (Linux keeps it across exec).
 PROBE = (
-    "import re, sys; from reportgen.cli import main; code = main(sys.argv[1:]);"
+    "import re, sys; from reportgen.cli import main; from reportgen.infra.process import batch_job;"
+    "batch_job(); code = main(sys.argv[1:]);"  # tuned as the reportgen command's process (cli.run)
     "hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1);"
     "print(int(hwm) * 1024, file=sys.stderr); sys.exit(code)"
 )
