@@ -108,6 +108,25 @@ def test_divergence_is_marked_and_nothing_nan_travels():
     assert not math.isfinite(huge.final_loss)
 
 
+def test_a_first_loss_infinite_nan_or_at_floats_edge_diverges_as_the_course_says():
+    """The divergence limit, DIVERGENCE_FACTOR times the first loss, is capped at float32's largest: a loss that
+    overflows still diverges where that product is infinite, and a NaN or infinite first loss diverges at once."""
+    from reportgen.train.run import RunData
+
+    ordinary = np.linspace(1, 10, 20, dtype=np.float32)
+    cases = {"inf": ordinary * np.float32(1e20), "edge": ordinary * np.float32(1e16),
+             "nan": np.where(ordinary > 5, np.float32("nan"), ordinary), "ordinary": ordinary}
+    specs = [RunSpec(name, "s", Params(threshold=0.0, lr=0.01, max_iters=30), {}) for name in cases]
+    data = [RunData(x=x, y=2 * ordinary, w0=0.5) for x in cases.values()]
+    inf, edge, nan, ordinary_run = train_grid(specs, data)
+    assert np.isinf(inf.loss[0]) and np.isnan(nan.loss[0])
+    assert math.isfinite(edge.loss[0]) and edge.loss[0] > np.finfo(np.float32).max / 1e6  # its limit overflows
+    assert (inf.diverged_at, nan.diverged_at, edge.diverged_at) == (0, 0, 1)
+    for traj in (inf, nan, edge):  # the step that diverged is withheld
+        assert traj.status == Status.DIVERGED and traj.updated_w == traj.w[-1] and traj.updated_b == traj.b[-1]
+    assert ordinary_run.status == Status.BUDGET_EXHAUSTED and ordinary_run.iterations_run == 30
+
+
 def test_mixed_sizes_match_the_course():
     params = [Params(n_points=2, threshold=0.01), Params(n_points=7), Params(n_points=33, seed=5)]
     _, trajectories = train(params)
