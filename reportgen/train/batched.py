@@ -145,7 +145,7 @@ def train_grid(
 
     active = torch.arange(n_runs, device=device)
     live = torch.ones(n_runs, dtype=torch.bool, device=device)  # per active row: False once its run has finished
-    limit = None  # per active run: the loss past which it has diverged, DIVERGENCE_FACTOR times its first
+    limit = None  # per active run: the loss past which it has diverged, DIVERGENCE_FACTOR times its first (capped)
 
     def record(history: torch.Tensor, t: int, values: torch.Tensor) -> None:
         """Write the active runs' values at iteration t into their columns: a plain copy while every run is active."""
@@ -183,8 +183,9 @@ def train_grid(
             below = current < threshold
             done = (below | diverged | (budget <= t + 1)) & live
             ending = bool(done.any())
-            # Update, withheld for a run that diverges now (its last parameters are reported), then test the old
-            # loss. A finished row's values are never read again: it steps with the others.
+            # The tests above read this iteration's loss, before the update, as the course's loop does. The update
+            # is withheld for a run that diverges now (its last parameters are reported); a finished row still in
+            # the batch steps with the others, and nothing it computes is read again.
             w, b = updates.step_pair(w.detach(), b.detach(), w.grad, b.grad, t, ~diverged if ending else None)
 
         if progress is not None:
