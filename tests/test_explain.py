@@ -9,6 +9,7 @@ import pytest
 from reportgen.teach.stops import Mode, StopCase, explain_stop
 from reportgen.teach.sweeps import lr_products, mode_rows, slope_trends, sweep_findings
 from reportgen.teach.theory import closed_form, student_answer, student_run
+from reportgen.train.run import Status
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,25 @@ def test_iterations_times_lr_is_about_constant_where_the_slow_mode_decides(resul
     products = lr_products(list(results.values()), default_config.defaults.to_dict())
     assert products.fixed == "slope = 2" and 0.057 not in products.lrs  # the fast mode decides there
     assert all(p == pytest.approx(products.predicted, rel=0.02) for p in products.products)
+
+
+def test_above_the_plain_bound_a_heavy_ball_diverges_only_past_its_own(results):
+    """"The runs above 2/λmax diverged" holds for plain steps; a heavy ball above it is named with its own bound."""
+    lr_sweep = sweep_findings("learning-rate", [r for r in results.values() if r.spec.sweep == "learning-rate"])
+    assert lr_sweep.instability.bound_holds and [i for _, i in lr_sweep.instability.above_diverged] == \
+        ["learning-rate__lr-0.059"]
+    grid = [r for r in results.values() if r.spec.sweep == "momentum-lr"]
+    found = sweep_findings("momentum-lr", grid).instability
+    assert not found.bound_holds and not found.above_both and not found.below_diverged
+    by_id = {r.id: r for r in grid}
+    survivors = {(by_id[i].spec.params.momentum, by_id[i].spec.params.lr) for _, i, _ in found.above_converged}
+    assert survivors == {(0.5, 0.06), (0.5, 0.08), (0.9, 0.06), (0.9, 0.08), (0.9, 0.1)}
+    for _, run_id, bound in found.above_converged:
+        p = by_id[run_id].spec.params
+        assert bound == pytest.approx(2 * (1 + p.momentum) / by_id[run_id].analysis.hessian_eigenvalues[1])
+        assert p.lr < bound and by_id[run_id].trajectory.status != Status.DIVERGED
+    assert all(by_id[i].trajectory.status == Status.DIVERGED and by_id[i].spec.params.lr > 2 / 34.62
+               for _, i in found.above_diverged)
 
 
 def test_divergence_is_told_with_the_signed_factor(results):

@@ -131,11 +131,10 @@ class SweepView:
         """Return where the page shows a run: its card (#run-<id>), or nowhere (None)."""
         return anchor(run_id) if self.layout.has_card(run_id) else None
 
-    @property
-    def unstable_links(self) -> tuple[Markup | str, ...]:
-        """Each diverged run's label, a link to its card where the page shows one."""
+    def links(self, runs: Sequence[tuple]) -> tuple[Markup | str, ...]:
+        """Each run's label, a link to its card where the page shows one, from (label, run id, ...) tuples."""
         return tuple(Markup('<a href="#{}">{}</a>').format(self.anchor(run_id), label) if self.anchor(run_id) else label
-                     for label, run_id in self.findings.unstable)
+                     for label, run_id, *_ in runs)
 
 
 @dataclass(frozen=True)

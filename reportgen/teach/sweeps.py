@@ -62,7 +62,9 @@ def shared_data(results: Sequence[RunResult]) -> SharedData | None:
     if any(not math.isclose(r.analysis.hessian_eigenvalues[i], a.hessian_eigenvalues[i], rel_tol=1e-9)
            for r in results for i in (0, 1)):
         return None
-    return SharedData(a.hessian_eigenvalues[0], a.hessian_eigenvalues[1], a.condition_number, a.lr_max)
+    # 2/λmax, plain gd's bound, whatever the first run's rule (a heavy ball's own bound is higher)
+    return SharedData(a.hessian_eigenvalues[0], a.hessian_eigenvalues[1], a.condition_number,
+                      2.0 / a.hessian_eigenvalues[1])
 
 
 class Direction(StrEnum):
@@ -242,19 +244,55 @@ def lr_products(results: Sequence[RunResult], prefer: dict | None = None) -> LrP
 
 
 @dataclass(frozen=True)
+class Instability:
+    """A sweep's runs on one data set against plain gd's bound 2/λmax, as each went.
+
+    "The runs above it diverged" is said only when every run above it diverged and no run below did; otherwise
+    the page names the runs above it that did not (a heavy ball's own bound, 2(1 + β)/λmax, is higher) and the
+    runs below it that diverged all the same.
+    """
+
+    above_diverged: tuple[tuple[str, str], ...]  # (label, run id)
+    above_converged: tuple[tuple[str, str, float], ...]  # (label, run id, the bound of its own rule, above its lr)
+    above_both: tuple[tuple[str, str, float], ...]  # above its own rule's bound too, yet it did not diverge
+    below_diverged: tuple[tuple[str, str], ...]
+
+    @property
+    def bound_holds(self) -> bool:
+        return bool(self.above_diverged) and not (self.above_converged or self.above_both or self.below_diverged)
+
+
+def instability(results: Sequence[RunResult], shared: SharedData | None) -> Instability | None:
+    """Sort a shared-data sweep's runs by the plain bound and their outcome (None: no shared data, or nothing to
+    say: no run above the bound and none diverged)."""
+    if shared is None:
+        return None
+    above = [r for r in results if r.spec.params.lr > shared.lr_max]
+    diverged = [r for r in results if r.trajectory.status == Status.DIVERGED]
+    survived = [r for r in above if r not in diverged]
+    found = Instability(
+        above_diverged=tuple((run_label(r.spec.varied), r.id) for r in above if r in diverged),
+        above_converged=tuple((run_label(r.spec.varied), r.id, r.analysis.lr_max) for r in survived
+                              if r.spec.params.lr < r.analysis.lr_max),
+        above_both=tuple((run_label(r.spec.varied), r.id, r.analysis.lr_max) for r in survived
+                         if r.spec.params.lr >= r.analysis.lr_max),
+        below_diverged=tuple((run_label(r.spec.varied), r.id) for r in diverged if r not in above),
+    )
+    return found if found.above_diverged or survived or found.below_diverged else None
+
+
+@dataclass(frozen=True)
 class SweepFindings:
-    """What a sweep shows, in numbers: its trends and its unstable runs."""
+    """What a sweep shows, in numbers: its trends, and its runs against the stability bound."""
 
     name: str
     trends: tuple[Trend, ...]
-    unstable: tuple[tuple[str, str], ...]  # (label, run id) of each diverged run
     shared: SharedData | None  # when every run shares the same data
+    instability: Instability | None  # when it shares its data, and some run is above the bound or diverged
 
 
 def sweep_findings(name: str, results: Sequence[RunResult]) -> SweepFindings:
     """Summarise one sweep's runs."""
-    return SweepFindings(
-        name=name, trends=tuple(slope_trends(results)),
-        unstable=tuple((run_label(r.spec.varied), r.id) for r in results if r.trajectory.status == Status.DIVERGED),
-        shared=shared_data(results),
-    )
+    shared = shared_data(results)
+    return SweepFindings(name=name, trends=tuple(slope_trends(results)), shared=shared,
+                         instability=instability(results, shared))
