@@ -34,7 +34,7 @@ formats = []
 
 def test_results_json_has_every_field(tiny):
     doc = json.loads((tiny.site / "results.json").read_text())
-    assert doc["schema"] == 3 and doc["history"]["thinned_runs"] == 0
+    assert doc["schema"] == 4 and doc["history"]["thinned_runs"] == 0
     assert doc["config"]["title"] == "Tiny project" and doc["config"]["defaults"]["max_iters"] == 130
     runs = {r["id"]: r for r in doc["runs"]}
     assert list(runs)[:5] == ["thr__threshold-10", "thr__threshold-1", "thr__threshold-0.1", "lr__lr-0.01", "lr__lr-0.07"]

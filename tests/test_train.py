@@ -12,7 +12,7 @@ from reportgen.config.grid import RunSpec
 from reportgen.config.schema import Params
 from reportgen.teach.remedies import uses_remedy
 from reportgen.train.batched import draw_data, train_grid
-from reportgen.train.course import course_loop
+from reportgen.train.course import course_loop, last_title
 from reportgen.train.run import Status
 
 
@@ -178,3 +178,33 @@ def test_cuda_falls_back_to_the_cpu_with_a_warning(caplog, default_specs):
     with caplog.at_level("WARNING", logger="reportgen"):
         assert resolve_device("cuda") == "cpu"
     assert "no CUDA device" in caplog.text and "training on the CPU" in caplog.text
+
+
+def test_w_b_printed_are_what_the_course_windows_title_printed_last(default_runs):
+    """The course's script, as it stands: it draws (title: w and b after the update) every 20th iteration and at
+    the stop. A run that used its budget is copied from iteration 980's title, one that stopped from the stop's."""
+    import torch
+
+    for run_id in ("threshold__threshold-0.1", "threshold__threshold-1", "slope__slope-5"):
+        p = default_runs[run_id].spec.params
+        torch.manual_seed(p.seed)
+        x = torch.rand(p.n_points, 1) * p.x_max
+        y = p.slope * x + (p.intercept + p.noise * torch.randn(p.n_points, 1))
+        w, b = torch.randn(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+        title = None
+        for iteration in range(p.max_iters):
+            loss = (0.5 * (y - torch.add(torch.mul(w, x), b)) ** 2).mean()
+            loss.backward()
+            b.data.sub_(p.lr * b.grad)
+            w.data.sub_(p.lr * w.grad)
+            w.grad.zero_()
+            b.grad.zero_()
+            if iteration % 20 == 0:
+                title = (iteration, w.item(), b.item())
+            if loss.data.numpy() < p.threshold:
+                title = (iteration, w.item(), b.item())
+                break
+        got = last_title(default_runs[run_id].trajectory)
+        assert (got.iteration, got.w, got.b) == title, run_id
+    assert last_title(default_runs["learning-rate__lr-0.059"].trajectory) is None  # diverged: reportgen's rule
+

@@ -15,10 +15,12 @@ from reportgen.core.sampling import evenly_spaced
 from reportgen.media.render import RunMedia
 from reportgen.teach.stops import StopExplanation
 from reportgen.teach.theory import Theory
+from reportgen.train.course import last_title
 from reportgen.train.run import RunResult
 
-SCHEMA = 3  # 2: final is one state (w, b and loss of the last iteration); after_last_update added
+SCHEMA = 4  # 2: final is one state (w, b and loss of the last iteration); after_last_update added
 # 3: a long run's loss_history may be thinned (loss_history_iterations says where from)
+# 4: printed, the course's window's last title
 MEDIA_FORMATS = ("gif", "mp4", "poster", "filmstrip")
 HISTORY_NOTE = ("loss_history holds the loss of every iteration, except in runs of more than max_points iterations: "
                 "those keep max_points evenly spaced values, the first and last included, taken at the iterations "
@@ -31,7 +33,7 @@ def run_json(result: RunResult, media: RunMedia | None = None, stop: StopExplana
 
     ``history_points``: keep at most this many values of the loss history (all when None).
     """
-    t, a = result.trajectory, result.analysis
+    t, a, title = result.trajectory, result.analysis, last_title(result.trajectory)
     kept = history_indices(len(t.loss), history_points)
     out: dict[str, Any] = {
         "id": result.spec.id,
@@ -47,6 +49,8 @@ def run_json(result: RunResult, media: RunMedia | None = None, stop: StopExplana
         # variables hold one more update (withheld for a diverged run): "after_last_update".
         "final": {"iteration": t.last, "w": f32(t.final_w), "b": f32(t.final_b), "loss": f32(t.final_loss)},
         "after_last_update": {"w": f32(t.updated_w), "b": f32(t.updated_b)},
+        # What the course's window title printed last (null for a diverged run): a student's copy.
+        "printed": None if title is None else {"iteration": title.iteration, "w": f32(title.w), "b": f32(title.b)},
         "initial": {"w": f32(result.data.w0), "b": 0.0, "loss": f32(t.initial_loss)},
         "loss_floor": f64(a.loss_floor),
         "w_star": f64(a.w_star),

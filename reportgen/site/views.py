@@ -47,6 +47,7 @@ from reportgen.teach.sweeps import (
 from reportgen.teach.theory import ClosedForm, StudentAnswer, Theory
 from reportgen.train import course
 from reportgen.train.batched import train_grid
+from reportgen.train.course import Title, last_title
 from reportgen.train.run import RunResult
 
 
@@ -72,6 +73,11 @@ class RunView:
     def anchor(self) -> str:
         """The id of its card in the page (``#run-<id>``)."""
         return anchor(self.id)
+
+    @property
+    def title(self) -> Title | None:
+        """What the course's window title printed last of this run (None for a diverged one)."""
+        return last_title(self.result.trajectory)
 
     @property
     def track(self) -> str:

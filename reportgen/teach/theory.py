@@ -13,7 +13,7 @@ from reportgen.config.schema import Params
 from reportgen.core.formatting import run_label
 from reportgen.teach.stops import Modes, modes_of
 from reportgen.teach.sweeps import LrProducts, lr_products
-from reportgen.train.course import COURSE_WINDOW, CourseWindow
+from reportgen.train.course import COURSE_WINDOW, CourseWindow, title_at
 from reportgen.train.run import RunResult, Status
 
 
@@ -97,10 +97,8 @@ def student_answer(result: RunResult, window: CourseWindow = COURSE_WINDOW) -> S
     settle_2px = _first_of_tail(drawn, (abs(pixels - pixels[-1]).max(axis=1) <= 2).tolist())
     at = None
     if settle_2px is not None:
-        after = settle_2px + 1
-        w_shown = float(t.w[after]) if after < len(t.w) else t.updated_w
-        b_shown = float(t.b[after]) if after < len(t.b) else t.updated_b
-        at = (w_shown, b_shown, float(t.loss[settle_2px]))
+        shown = title_at(t, settle_2px)
+        at = (shown.w, shown.b, float(t.loss[settle_2px]))
     return StudentAnswer(
         run_id=result.id, threshold=p.threshold, max_iters=p.max_iters, loss_floor=a.loss_floor, noise=p.noise, n_points=n,
         floor_per_noise2=a.loss_floor / p.noise**2 if p.noise > 0 else None,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reportgen.config.schema import Params
-from reportgen.train.run import DIVERGENCE_FACTOR
+from reportgen.train.run import DIVERGENCE_FACTOR, Status, Trajectory
 
 if TYPE_CHECKING:
     import torch
@@ -59,6 +59,33 @@ class CourseWindow:
 
 
 COURSE_WINDOW = CourseWindow()
+
+
+@dataclass(frozen=True)
+class Title:
+    """What the course's window title printed last of a run, as a student copies it: "Iteration: k", and w and b
+    after iteration k's update (the script draws after it steps)."""
+
+    iteration: int
+    w: float
+    b: float
+
+
+def last_title(t: Trajectory, window: CourseWindow = COURSE_WINDOW) -> Title | None:
+    """Return the title the course's window showed last: the stop's, for a run that stopped; for a run that used
+    its budget, the last drawn iteration's (980 of 1000), whose w and b are one update past it. None for a run
+    reportgen stopped as diverged: the course's loop has no such rule, and would have run on."""
+    if t.status == Status.DIVERGED:
+        return None
+    return title_at(t, t.last if t.status == Status.STOPPED else window.drawn(t.iterations_run)[-1])
+
+
+def title_at(t: Trajectory, k: int) -> Title:
+    """Return the title the window draws at iteration ``k``: w and b after its update, the ones iteration k + 1's
+    forward pass used (after the last iteration, the loop's variables)."""
+    if k + 1 < t.iterations_run:
+        return Title(k, float(t.w[k + 1]), float(t.b[k + 1]))
+    return Title(k, t.updated_w, t.updated_b)
 #: The most lines of a pile the report's recreation of the window draws (figures/answer.py: distinct_lines).
 PILE_MOST_LINES = 2_000
 
