@@ -72,6 +72,12 @@ def test_each_right_option_is_what_the_runs_did(default):
     top = runs["learning-rate__lr-0.059"]
     assert top.trajectory.status == Status.DIVERGED and found["largest-lr"].answer.key == "diverges"
     assert top.spec.params.lr > top.analysis.lr_max  # the feedback says it is above the bound: it is
+    signed = 1 - top.spec.params.lr * top.analysis.hessian_eigenvalues[1]
+    assert signed < -1 and f"1 − lr·λmax = {num(signed)}: the error flips side" in found["largest-lr"].reveal
+
+    more = [o for o in found["will-it-stop"].options if o.key == "more"][0]
+    gap = float(below.trajectory.loss[-1]) - below.analysis.loss_floor  # in float64, as results.json gives both
+    assert f"only {num(gap)} above that floor" in more.feedback
 
 
 def test_a_config_with_other_runs_gets_other_answers():

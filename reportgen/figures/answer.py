@@ -2,7 +2,7 @@
 
 The window is recreated at the course script's own size, limits and 5-pt red line, every 20th
 iteration drawn over the ones before (the script never clears its axes); three of those lines are
-drawn again, thin, so a reader sees they land on one another. Beside it, the loss above its floor
+drawn again, thin, so a reader sees how close they come (within a pixel, then two). Beside it, the loss above its floor
 on a log axis keeps falling where the loss itself looks flat.
 """
 

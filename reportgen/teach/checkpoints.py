@@ -56,7 +56,7 @@ def checkpoints(config: Config, results: Sequence[RunResult], student: StudentAn
     by_sweep = {s.name: [r for r in results if r.spec.sweep == s.name] for s in config.sweeps}
     found: list[Checkpoint | None] = []
     if student is not None:
-        found.append(will_it_stop(student, next(r for r in results if r.id == student.run_id), tr))
+        found.append(will_it_stop(student, tr))
     for sweep in config.sweeps:
         runs = by_sweep[sweep.name]
         if set(sweep.vary) == {"threshold"}:
@@ -80,13 +80,12 @@ def _options(tr: Translations, *choices: tuple[str, str, bool, str]) -> tuple[Op
 
 # --------------------------------------------------------------------------- the student's run
 
-def will_it_stop(q: StudentAnswer, run: RunResult, tr: Translations) -> Checkpoint:
+def will_it_stop(q: StudentAnswer, tr: Translations) -> Checkpoint:
     """Would a bigger budget let ``loss < threshold`` pass, for a threshold below the floor?"""
     values = {"threshold": param(q.threshold), "floor": num(q.loss_floor), "lowest": num(q.lowest_loss),
               "budget": q.max_iters, "settle": q.settle_2px}
     never = q.threshold <= q.loss_floor  # loss < threshold never passes: a StudentAnswer exists only then
-    last = float(run.trajectory.loss[-1] - q.loss_floor)
-    values["gap"] = num(last)
+    values["gap"] = num(q.excess_at_end)  # in float64, as results.json has it (a float32 difference read 1.657e-5)
     picture = tr.gettext("Yes, at about iteration %(settle)s, where the window stops changing") % values \
         if q.settle_2px is not None else tr.gettext("Yes, where the window stops changing")
     return Checkpoint(
@@ -263,9 +262,11 @@ def largest_lr(sweep: str, runs: Sequence[RunResult], tr: Translations) -> Check
         return None
     prev, top = runs[-2], runs[-1]
     t, a = top.trajectory, top.analysis
-    fast = abs(1 - top.spec.params.lr * a.hessian_eigenvalues[1])
+    signed = 1 - top.spec.params.lr * a.hessian_eigenvalues[1]  # what a step multiplies the steep error by
+    fast = abs(signed)
     values = {"lr": param(top.spec.params.lr), "prev": param(prev.spec.params.lr),
               "s_prev": prev.trajectory.stop_iteration, "bound": num(a.lr_max), "factor": num(fast),
+              "signed": num(signed),
               "stop": t.stop_iteration, "diverged": t.diverged_at, "budget": top.spec.params.max_iters,
               "pct": num(100 * (top.spec.params.lr / prev.spec.params.lr - 1), 2)}
     if t.status == Status.DIVERGED:
@@ -273,7 +274,8 @@ def largest_lr(sweep: str, runs: Sequence[RunResult], tr: Translations) -> Check
         outcome = tr.gettext("lr = %(lr)s diverged at iteration %(diverged)s.") % values
         if fast > 1:
             outcome += " " + tr.gettext("It is above 2/λmax = %(bound)s, so each step multiplies the error along the "
-                                        "steep direction by %(factor)s > 1: a longer step helps only below that "
+                                        "steep direction by 1 − lr·λmax = %(signed)s: the error flips side and its "
+                                        "size grows %(factor)s-fold a step. A longer step helps only below that "
                                         "bound.") % values
     elif t.status == Status.BUDGET_EXHAUSTED:
         truth = "budget"
@@ -284,7 +286,8 @@ def largest_lr(sweep: str, runs: Sequence[RunResult], tr: Translations) -> Check
                              "%(prev)s.") % values
         if fast < 1:
             outcome += " " + tr.gettext("It is below 2/λmax = %(bound)s, where each step multiplies the error along "
-                                        "the steep direction by %(factor)s.") % values
+                                        "the steep direction by 1 − lr·λmax = %(signed)s, whose size %(factor)s is "
+                                        "below 1.") % values
     choices = [("sooner", tr.gettext("It stops sooner than lr = %(prev)s (%(s_prev)s iterations)") % values),
                ("later", tr.gettext("It stops later than lr = %(prev)s") % values),
                ("budget", tr.gettext("It never reaches the threshold in its budget") % values),
