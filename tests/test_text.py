@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 import pytest
 from conftest import TINY, build_project
 
-from reportgen.core.formatting import num, param
+from reportgen.core.formatting import fixed, num, param
 
 #: Elements whose text is code or a captured message, not the report's prose.
 CODE = {"pre", "code", "script", "style", "head"}
@@ -176,3 +176,9 @@ def test_a_build_where_the_rule_holds_claims_it_and_shows_no_counter_case(tmp_pa
     # lr has one value here: a setting of the sweep, not a dimension, so the sentence names no lr.
     assert "Here the stop iteration falls as the slope grows: " in html
     assert "The rule fails" not in html
+
+
+def test_a_frames_large_number_is_written_as_the_tables_write_it():
+    """A diverging run's frame said L(w, b) = 7535000 where its table said 7.535e6."""
+    assert fixed(7_535_000.0) == num(7_535_000.0) == "7.535e6"
+    assert fixed(2.0738993) == "2.0739" and fixed(-0.5) == "-0.5000"  # below 1e5: four decimals, steady in a frame

@@ -48,12 +48,13 @@ def num(value: float | int | None, digits: int = DIGITS) -> str:
 
 
 def fixed(value: float, decimals: int = 4, overflow: str = MISSING) -> str:
-    """Write a number with a fixed count of decimals, for text that must not jump about in a frame."""
+    """Write a number with a fixed count of decimals, for text that must not jump about in a frame; from 1e5 on,
+    as :func:`num` writes it in the tables (7.535e6, not 7535000)."""
     value = float(value)
     if not math.isfinite(value):
         return overflow
     if abs(value) >= 1e5:
-        return num(value, decimals + 1)
+        return num(value)
     return f"{value:.{decimals}f}"
 
 
