@@ -176,3 +176,37 @@ def test_a_heatmap_too_big_for_letters_keeps_its_edges_only():
     from reportgen.teach.regimes import MAP_LIMIT
 
     assert regime_map([None] * (MAP_LIMIT + 1), ("momentum", "lr")) is None  # 10,000 letters: 9 s to draw, unreadable
+
+
+def test_a_minibatch_overlay_draws_the_loss_over_all_points_and_its_caption_names_only_what_is_drawn(runs):
+    from reportgen.figures.marks import curve, heatmap_marks, knee, overlay_marks
+
+    batches = [r for r in runs if r.spec.sweep == "mb"]
+    for r in batches:
+        assert np.array_equal(curve(r), r.trajectory.full_loss) and knee(r) is None
+        assert curve(r).min() >= r.analysis.loss_floor * (1 - 1e-5)  # no line passes the floor; a batch's loss does
+    assert min(r.trajectory.loss.min() for r in batches) < batches[0].analysis.loss_floor
+    assert overlay_marks(batches) == {"minibatch"}  # no threshold, no stop, no knee: the caption names none
+    assert heatmap_marks(batches, ("batch_size", "lr")) == {"budget"}  # the stability bound lies past lr 0.3
+    remedies = [r for r in runs if r.spec.sweep == "r"]
+    assert {"threshold", "stopped", "knee"} <= overlay_marks(remedies) and "minibatch" not in overlay_marks(remedies)
+
+
+def test_an_overlay_legend_fits_across_its_figure(runs):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from reportgen.core.formatting import run_label
+    from reportgen.figures.plots import NARROW, WIDE, legend_columns
+
+    labels = [run_label(r.spec.varied) for r in runs if r.spec.sweep == "r"]
+    for layout in (WIDE, NARROW):
+        fig = Figure(figsize=layout.size, dpi=100)
+        canvas = FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        for label in labels:
+            ax.plot([0, 1], [0, 1], label=label)
+        legend = fig.legend(fontsize=layout.small_pt, loc="lower center", ncol=legend_columns(labels, layout))
+        box = legend.get_window_extent(canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (layout, box)  # four columns ran off both edges
+    assert legend_columns(["lr = 0.1", "lr = 0.3"], WIDE) == 2

@@ -21,9 +21,9 @@ from reportgen.core.fonts import drawable, families, needs_cjk  # noqa: E402
 from reportgen.core.formatting import num, param, run_label  # noqa: E402
 from reportgen.core.i18n import Translations  # noqa: E402
 from reportgen.core.sampling import evenly_spaced  # noqa: E402
+from reportgen.figures.marks import curve, knee  # noqa: E402
 from reportgen.figures.svg import CellLink, link_cells  # noqa: E402
 from reportgen.teach.regimes import Cell, oscillation_bound  # noqa: E402
-from reportgen.teach.stops import modes_of  # noqa: E402
 from reportgen.train.run import RunResult, Status  # noqa: E402
 
 #: Each status but "stopped" in its own colour and hatching (face, hatch, hatch colour): told apart without colour.
@@ -90,7 +90,7 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
     # and each run's end is marked (a dot where it stopped, a cross where it diverged), so none hides another.
     longest = max(len(r.trajectory.loss) for r in results)
     for i, r in enumerate(results):
-        loss = np.where(np.isfinite(r.trajectory.loss), r.trajectory.loss, np.nan)
+        loss = np.where(np.isfinite(curve(r)), curve(r), np.nan)
         label = run_label(r.spec.varied)
         iterations = evenly_spaced(len(loss), OVERLAY_POINTS)
         color, z = f"C{i % 10}", 2 + (longest - len(loss)) / longest
@@ -99,9 +99,9 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
             ax.plot([len(loss) - 1], [loss[-1]], "x", color=color, ms=8, zorder=z + 1)
         elif r.trajectory.status == Status.STOPPED:
             ax.plot([len(loss) - 1], [loss[-1]], "o", color=color, ms=6, mec="black", mew=0.6, zorder=z + 1)
-        knee = modes_of(r).knee
-        if knee is not None and knee < len(loss) and r.trajectory.status != Status.DIVERGED:
-            ax.plot([knee], [loss[knee]], "D", color=color, ms=5, mec="black", mew=0.6, zorder=z + 1)
+        at = knee(r)
+        if at is not None:
+            ax.plot([at], [loss[at]], "D", color=color, ms=5, mec="black", mew=0.6, zorder=z + 1)
         if r.spec.params.threshold > 0:
             thresholds[round(r.spec.params.threshold, 12)] = r.spec.params.threshold
         floors[round(r.analysis.loss_floor, 6)] = r.analysis.loss_floor
@@ -120,12 +120,24 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
     ax.set_title(title, fontsize=10)
     # Below the axes: inside, it would cover curves or the threshold labels at the right end.
     fig.legend(fontsize=layout.small_pt, frameon=False, loc="outside lower center",
-               ncol=min(len(results), layout.legend_columns))
+               ncol=legend_columns([run_label(r.spec.varied) for r in results], layout))
     buffer = io.StringIO()
     # A fixed hash salt and no date: the same runs give byte-identical SVG.
     with matplotlib.rc_context({"svg.hashsalt": "reportgen", "svg.fonttype": "path"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "reportgen"})
     return buffer.getvalue()
+
+
+#: A legend entry's width, in ems of its text: a character of DejaVu Sans is at most about 0.62 em wide on average,
+#: and the line sample and the gaps take about 4.5 em more.
+CHAR_EM, ENTRY_EXTRA_EM = 0.62, 4.5
+
+
+def legend_columns(labels: Sequence[str], layout: Layout) -> int:
+    """As many legend columns as fit across the figure with its longest label (at most the layout's): with four,
+    the remedies' "optimizer = momentum, standardize = false" ran off both edges."""
+    entry_pt = (max(map(len, labels)) * CHAR_EM + ENTRY_EXTRA_EM) * layout.small_pt
+    return max(1, min(len(labels), layout.legend_columns, int(layout.size[0] * 72 // entry_pt)))
 
 
 def heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult], tr: Translations,
@@ -212,6 +224,8 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
         for other in others:
             run = next(r for r in results if r.spec.varied[other_key] == other)
             positions.append(float(np.interp(bound(run), values, np.arange(len(values)), left=np.nan, right=np.nan)))
+        if not np.isfinite(positions).any():  # the edge lies outside the grid: no line, and nothing in the legend
+            continue
         # Each cell spans index ± 0.5: run the line across whole cells, as steps.
         line = np.repeat(np.arange(len(others)), 2) + np.tile([-0.5, 0.5], len(others))
         positions = np.repeat(positions, 2)
@@ -231,8 +245,9 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
     ax.set_xlabel(col_key)
     ax.set_ylabel(row_key)
     ax.set_title(title, fontsize=10)
-    handles = [Patch(facecolor=color, hatch=hatch, edgecolor=ink, lw=0, label=words[key])
-               for key, (color, hatch, ink) in zip(("budget", "diverged"), STATUS_STYLE.values())]
+    handles = [Patch(facecolor=color, hatch=hatch, edgecolor=ink, lw=0, label=words[key])  # the statuses it shows
+               for key, (kind, (color, hatch, ink)) in zip(("budget", "diverged"), STATUS_STYLE.items())
+               if (status == codes[kind]).any()]
     handles += ax.get_legend_handles_labels()[0]
     below = 0.0
     if regimes is not None:  # the letters' key on a line of its own, under the legend

@@ -24,6 +24,7 @@ from reportgen.core.i18n import translations
 from reportgen.core.languages import LANGUAGES
 from reportgen.figures.draw import Figure, Figures
 from reportgen.figures.listings import code_listing
+from reportgen.figures.marks import heatmap_marks, overlay_marks
 from reportgen.infra.cache import Cache
 from reportgen.media.captions import Captions, run_captions
 from reportgen.media.plan import FramePlan
@@ -105,6 +106,16 @@ class SweepView:
     heatmap: Figure | None
     paths: Figure | None = None  # every run's path on one loss surface, for a sweep that compares remedies
     regimes: RegimeMap | None = None  # a 2-D sweep over lr: each run's regime, predicted and measured
+
+    @property
+    def overlay_marks(self) -> frozenset[str]:
+        """What its loss overlay draws, for the caption to name (figures.marks)."""
+        return overlay_marks([r.result for r in self.runs])
+
+    @property
+    def heatmap_marks(self) -> frozenset[str]:
+        """What its heatmap draws, for the caption to name (figures.marks)."""
+        return heatmap_marks([r.result for r in self.runs], self.sweep.dimensions)
 
     @property
     def animated(self) -> tuple[RunView, ...]:
