@@ -16,6 +16,7 @@ import numpy as np
 from reportgen.core import palette
 from reportgen.core.formatting import power_of_ten
 from reportgen.core.sampling import evenly_spaced
+from reportgen.figures.marks import curve
 from reportgen.train.run import RunResult, Status
 
 #: The chart's size in CSS pixels, and its plot area inside it. A phone gets it NARROW_WIDTH wide, where its
@@ -82,8 +83,9 @@ def loss_chart_svg(run: RunResult, others: Sequence[RunResult], chart_width: int
 
 
 def finite_curve(run: RunResult) -> tuple[np.ndarray, np.ndarray]:
-    """Return a run's (iterations, losses) up to its last finite positive loss, at most MAX_POINTS of them."""
-    loss = np.asarray(run.trajectory.loss, float)
+    """Return a run's (iterations, losses) up to its last finite positive loss, at most MAX_POINTS of them: the
+    loss its sweep's overlay draws (a minibatch run's over all its points)."""
+    loss = np.asarray(curve(run), float)
     keep = np.flatnonzero(np.isfinite(loss) & (loss > 0))
     keep = keep[evenly_spaced(len(keep), MAX_POINTS)]
     return keep.astype(float), loss[keep]
