@@ -28,10 +28,17 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from reportgen.core import palette  # noqa: E402
 from reportgen.core.fonts import families  # noqa: E402
 from reportgen.core.formatting import fixed, num, param  # noqa: E402
+from reportgen.core.sampling import evenly_spaced  # noqa: E402
 from reportgen.media.layouts import WIDE_FRAME, FrameLayout  # noqa: E402
 from reportgen.media.plan import SURFACE_GRID, FrameJob, FramePlan, plan  # noqa: E402
 from reportgen.train.run import Status  # noqa: E402
 
+#: Where an eigen-direction's label may sit: these fractions of the way from the minimum to the view's edge, on
+#: either side; and the most points of the path it keeps clear of.
+LABEL_FRACTIONS = (0.35, 0.5, 0.62, 0.75)
+LABEL_AVOID_POINTS = 2000
+#: The floor's label goes above its line when the line is this low in the loss panel (a fraction of its height).
+FLOOR_LABEL_ROOM = 0.15
 #: The white box under a label on the loss surface, so that it reads across contours and the panel's frame.
 LABEL_BOX = {"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8}
 
@@ -147,6 +154,11 @@ class FrameRenderer:
             line.set_visible(value > 0)
             text.set_position((text.get_position()[0], value))
             text.set_text(label if value > 0 else "")
+        # The floor's label goes under its line, where no loss ever is, unless the line runs along the panel's
+        # foot: there it would sit on the iteration ticks, so it goes above, at the left, where the curve is high.
+        low, high = np.log10(p.loss_range)
+        near_foot = job.loss_floor > 0 and (np.log10(job.loss_floor) - low) / (high - low) < FLOOR_LABEL_ROOM
+        self.floor_text.set_verticalalignment("bottom" if near_foot else "top")
         lx.set_xlabel(words.iteration, labelpad=1)
         lx.set_ylabel(words.loss, labelpad=2)
 
@@ -174,20 +186,21 @@ class FrameRenderer:
         if job.threshold > job.loss_floor:
             stop = sx.contour(gw, gb, surface, levels=[job.threshold], colors=palette.THRESHOLD, linewidths=2.0,
                               linestyles="--")
-            # Its label goes with it: removing the contour set removes the labels clabel gave it.
-            sx.clabel(stop, fmt={job.threshold: words.threshold % {"threshold": param(job.threshold)}}, inline=True)
             self._per_run.append(stop)
-        # Every (w, b) has a loss above a threshold below the floor: there is no contour to draw, and the view says so.
-        sx.set_title("" if job.threshold > job.loss_floor else words.no_stop_contour % {
-            "threshold": param(job.threshold), "floor": num(job.loss_floor)}, color=palette.THRESHOLD, pad=6,
-            fontsize=self.layout.note_pt)
+        # The view's title names the stop contour: a label inline on it was squeezed into a sliver where the valley
+        # is narrow (slope 5). Every (w, b) has a loss above a threshold below the floor: then there is no contour.
+        sx.set_title(words.stop_contour % {"threshold": param(job.threshold)} if job.threshold > job.loss_floor
+                     else words.no_stop_contour % {"threshold": param(job.threshold), "floor": num(job.loss_floor)},
+                     color=palette.THRESHOLD, pad=6, fontsize=self.layout.note_pt)
         (vs_w, vf_w), (vs_b, vf_b) = job.eigenvectors
         span = 4 * max(p.w_range[1] - p.w_range[0], p.b_range[1] - p.b_range[0])
+        path = np.asarray([job.w, job.b], float)[:, evenly_spaced(len(job.w), LABEL_AVOID_POINTS)]
+        avoid = np.hstack([path, [[job.w_star, job.slope], [job.b_star, job.intercept]]])
         for (vw, vb), label in (((vs_w, vs_b), words.slow), ((vf_w, vf_b), words.fast)):
             line, = sx.plot([job.w_star - span * vw, job.w_star + span * vw],
                             [job.b_star - span * vb, job.b_star + span * vb], "-", color=palette.EIGEN, lw=1.3, alpha=0.8)
             self._per_run.append(line)
-            at = _inside_along(job.w_star, job.b_star, vw, vb, p, 0.75)
+            at = _clear_along(job.w_star, job.b_star, vw, vb, p, avoid)
             if at is not None:
                 self._per_run.append(sx.text(*at, label, color=palette.EIGEN, ha="center", va="center", bbox=LABEL_BOX))
         star, = sx.plot([job.w_star], [job.b_star], "*", color="black", ms=17, zorder=4)
@@ -354,26 +367,28 @@ class StateLine:
         region[:] = (region * (255 - alpha) + self.color * alpha) // 255
 
 
-def _inside_along(w0: float, b0: float, vw: float, vb: float, p: FramePlan, fraction: float):
-    """Return the point ``fraction`` of the way from (w0, b0) to where the line along (vw, vb) leaves the view.
-
-    Of the line's two halves, the longer one inside the view is taken: there the label has room.
+def _clear_along(w0: float, b0: float, vw: float, vb: float, p: FramePlan, avoid: np.ndarray):
+    """Return a point on the line through (w0, b0) along (vw, vb), inside the view, as far as it can be from the
+    points of ``avoid`` (2, n): the path, which runs along the slow direction into the minimum and drew over a
+    label set at a fixed place there, and the marked points. None when the line leaves the view at once.
     """
     if not (p.w_range[0] <= w0 <= p.w_range[1] and p.b_range[0] <= b0 <= p.b_range[1]):
         return None
     # Measure in fractions of the view, so a long w range and a short b range weigh alike.
     sw, sb = p.w_range[1] - p.w_range[0], p.b_range[1] - p.b_range[0]
-    best = None
+    spots = []
     for sign in (1, -1):
         exits = []
         for v, lo, hi, origin in ((sign * vw, *p.w_range, w0), (sign * vb, *p.b_range, b0)):
             if abs(v) > 1e-12:
                 exits += [s for s in ((lo - origin) / v, (hi - origin) / v) if s > 0]
         if exits:
-            s = min(exits)
-            length = ((s * vw / sw) ** 2 + (s * vb / sb) ** 2) ** 0.5
-            if best is None or length > best[0]:
-                best = (length, sign * s * fraction)
-    if best is None:
+            spots += [sign * min(exits) * f for f in LABEL_FRACTIONS]
+    if not spots:
         return None
-    return (w0 + best[1] * vw, b0 + best[1] * vb)
+    at = np.array([[w0 + d * vw for d in spots], [b0 + d * vb for d in spots]])
+    scale = np.array([[sw], [sb]])
+    finite = avoid[:, np.isfinite(avoid).all(axis=0)] / scale
+    gaps = np.hypot(*(at / scale)[:, :, None] - finite[:, None, :]).min(axis=1) if finite.size else np.ones(len(spots))
+    best = int(np.argmax(gaps))
+    return float(at[0, best]), float(at[1, best])

@@ -55,6 +55,7 @@ class FrameLabels:
     stopped: str = N_("loss %(loss)s < %(threshold)s: stop")
     diverged: str = N_("diverged at iteration %(t)s")
     budget: str = N_("budget of %(budget)s iterations used up: no stop")
+    stop_contour: str = N_("stop contour: loss = %(threshold)s")
     no_stop_contour: str = N_("no stop contour: %(threshold)s < floor %(floor)s")
     overflow: str = N_("overflow")
 
