@@ -80,6 +80,21 @@ def test_each_right_option_is_what_the_runs_did(default):
     assert f"only {num(gap)} above that floor" in more.feedback
 
 
+def test_a_heavy_balls_largest_lr_is_not_told_with_a_plain_steps_factor():
+    """1 − lr·λmax is what a plain full-batch step multiplies the steep error by; a heavy ball's is another number."""
+    config, results = train("""
+[defaults]
+optimizer = "momentum"
+momentum = 0.9
+[[sweep]]
+name = "lr"
+vary = { lr = [0.05, 0.12] }
+""")
+    found = {c.name: c for c in checkpoints(config, results, None, None, EN)}
+    assert found["largest-lr"].answer.key == "diverges"
+    assert "1 − lr·λmax" not in found["largest-lr"].reveal and "2/λmax" not in found["largest-lr"].reveal
+
+
 def test_a_config_with_other_runs_gets_other_answers():
     config, results = train("""
 [defaults]

@@ -186,7 +186,7 @@ def test_a_minibatch_overlay_draws_the_loss_over_all_points_and_its_caption_name
         assert np.array_equal(curve(r), r.trajectory.full_loss) and knee(r) is None
         assert curve(r).min() >= r.analysis.loss_floor * (1 - 1e-5)  # no line passes the floor; a batch's loss does
     assert min(r.trajectory.loss.min() for r in batches) < batches[0].analysis.loss_floor
-    assert overlay_marks(batches) == {"minibatch"}  # no threshold, no stop, no knee: the caption names none
+    assert overlay_marks(batches) == {"minibatch", "below floor"}  # no threshold, stop or knee: the caption names none
     assert heatmap_marks(batches, ("batch_size", "lr")) == {"budget"}  # the stability bound lies past lr 0.3
     remedies = [r for r in runs if r.spec.sweep == "r"]
     assert {"threshold", "stopped", "knee"} <= overlay_marks(remedies) and "minibatch" not in overlay_marks(remedies)

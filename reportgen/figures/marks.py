@@ -9,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
+from reportgen.teach.regimes import oscillation_bound
 from reportgen.teach.stops import modes_of
 from reportgen.train.run import RunResult, Status
 
@@ -30,24 +31,31 @@ def knee(result: RunResult) -> int | None:
 
 
 def overlay_marks(results: Sequence[RunResult]) -> frozenset[str]:
-    """The marks a sweep's overlay draws: "threshold", "stopped", "diverged", "knee", "minibatch"."""
+    """The marks a sweep's overlay draws: "threshold", "stopped", "diverged", "knee", "minibatch", and what its
+    caption says of them: "below floor" (a minibatch run's batch loss went under the floor)."""
     found = set()
     for r in results:
         found |= {"stopped"} if r.trajectory.status == Status.STOPPED else set()
         found |= {"diverged"} if r.trajectory.status == Status.DIVERGED else set()
         found |= {"threshold"} if r.spec.params.threshold > 0 else set()
         found |= {"minibatch"} if len(r.trajectory.full_loss) else set()
+        found |= {"below floor"} if len(r.trajectory.full_loss) and np.nanmin(r.trajectory.loss) < \
+            r.analysis.loss_floor else set()
         found |= {"knee"} if knee(r) is not None else set()
     return frozenset(found)
 
 
 def heatmap_marks(results: Sequence[RunResult], keys: Sequence[str]) -> frozenset[str]:
     """The marks a 2-D sweep's heatmap draws: "budget" and "diverged" cells, and "edge" where theory's line (the
-    stability bound across lr, the loss floor across threshold) falls inside the grid's range of that parameter."""
+    stability bound across lr, the loss floor across threshold) falls inside the grid's range of that parameter;
+    "overshoot" where a regime map's line (the lr from which the steep direction overshoots) does."""
     found = {"budget" for r in results if r.trajectory.status == Status.BUDGET_EXHAUSTED}
     found |= {"diverged" for r in results if r.trajectory.status == Status.DIVERGED}
-    for key, edge in (("lr", lambda r: r.analysis.lr_max), ("threshold", lambda r: r.analysis.loss_floor)):
+    for key, edge, mark in (("lr", lambda r: r.analysis.lr_max, "edge"),
+                            ("threshold", lambda r: r.analysis.loss_floor, "edge"),
+                            ("lr", oscillation_bound, "overshoot")):  # a regime map's dotted line
         values = [r.spec.varied[key] for r in results] if key in keys else []
-        if len(set(values)) > 1 and any(min(values) <= edge(r) <= max(values) for r in results):
-            found.add("edge")
+        if len(set(values)) > 1 and any((e := edge(r)) is not None and min(values) <= e <= max(values)
+                                        for r in results):
+            found.add(mark)
     return frozenset(found)

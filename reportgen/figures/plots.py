@@ -95,8 +95,9 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
         iterations = evenly_spaced(len(loss), OVERLAY_POINTS)
         color, z = f"C{i % 10}", 2 + (longest - len(loss)) / longest
         ax.plot(iterations, loss[iterations], lw=1.6, color=color, label=label, zorder=z)
-        if r.trajectory.status == Status.DIVERGED:
-            ax.plot([len(loss) - 1], [loss[-1]], "x", color=color, ms=8, zorder=z + 1)
+        if r.trajectory.status == Status.DIVERGED:  # at its last finite loss: an overflowed one is not drawn
+            last = int(np.flatnonzero(np.isfinite(loss))[-1]) if np.isfinite(loss).any() else 0
+            ax.plot([last], [loss[last]], "x", color=color, ms=8, zorder=z + 1)
         elif r.trajectory.status == Status.STOPPED:
             ax.plot([len(loss) - 1], [loss[-1]], "o", color=color, ms=6, mec="black", mew=0.6, zorder=z + 1)
         at = knee(r)

@@ -100,7 +100,7 @@ class FrameRenderer:
         self.floor_line = lx.axhline(1.0, ls=":", color=palette.FLOOR, lw=2.2)
         self.threshold_text = lx.text(0.99, 1.0, "", transform=lx.get_yaxis_transform(), ha="right", va="bottom",
                                       color=palette.THRESHOLD)
-        # Below its line: no loss is ever below the floor, so the curve never runs over this label.
+        # Below its line, where no full-batch loss ever is (setup moves it above where the line runs along the foot).
         self.floor_text = lx.text(0.01, 1.0, "", transform=lx.get_yaxis_transform(), ha="left", va="top",
                                   color=palette.FLOOR)
         (self.loss_line,) = lx.plot([], [], "-", color=palette.LOSS, lw=2, animated=True)
@@ -183,14 +183,16 @@ class FrameRenderer:
         if p.contour_levels:
             self._per_run.append(sx.contour(gw, gb, surface, levels=list(p.contour_levels), colors=palette.CONTOUR,
                                             linewidths=1.0))
-        if job.threshold > job.loss_floor:
+        in_view = job.threshold > job.loss_floor and float(np.nanmin(surface)) < job.threshold < float(np.nanmax(surface))
+        if in_view:
             stop = sx.contour(gw, gb, surface, levels=[job.threshold], colors=palette.THRESHOLD, linewidths=2.0,
                               linestyles="--")
             self._per_run.append(stop)
         # The view's title names the stop contour: a label inline on it was squeezed into a sliver where the valley
         # is narrow (slope 5). Every (w, b) has a loss above a threshold below the floor: then there is no contour.
-        sx.set_title(words.stop_contour % {"threshold": param(job.threshold)} if job.threshold > job.loss_floor
-                     else words.no_stop_contour % {"threshold": param(job.threshold), "floor": num(job.loss_floor)},
+        title = "" if job.threshold > job.loss_floor else words.no_stop_contour % {
+            "threshold": param(job.threshold), "floor": num(job.loss_floor)}
+        sx.set_title(words.stop_contour % {"threshold": param(job.threshold)} if in_view else title,
                      color=palette.THRESHOLD, pad=6, fontsize=self.layout.note_pt)
         (vs_w, vf_w), (vs_b, vf_b) = job.eigenvectors
         span = 4 * max(p.w_range[1] - p.w_range[0], p.b_range[1] - p.b_range[0])

@@ -22,6 +22,7 @@ from reportgen.teach.evidence import GraphEvidence
 from reportgen.teach.stops import modes_of
 from reportgen.teach.sweeps import start_error
 from reportgen.teach.theory import StudentAnswer
+from reportgen.train.analysis import closed_form
 from reportgen.train.run import RunResult, Status
 
 
@@ -272,7 +273,7 @@ def largest_lr(sweep: str, runs: Sequence[RunResult], tr: Translations) -> Check
     if t.status == Status.DIVERGED:
         truth = "diverges"
         outcome = tr.gettext("lr = %(lr)s diverged at iteration %(diverged)s.") % values
-        if fast > 1:
+        if fast > 1 and closed_form(top.spec.params):  # 1 − lr·λmax is a plain full-batch step's factor only
             outcome += " " + tr.gettext("It is above 2/λmax = %(bound)s, so each step multiplies the error along the "
                                         "steep direction by 1 − lr·λmax = %(signed)s: the error flips side and its "
                                         "size grows %(factor)s-fold a step. A longer step helps only below that "
@@ -284,7 +285,7 @@ def largest_lr(sweep: str, runs: Sequence[RunResult], tr: Translations) -> Check
         truth = "sooner" if t.stop_iteration < prev.trajectory.stop_iteration else "later"
         outcome = tr.gettext("lr = %(lr)s stopped at iteration %(stop)s, against %(s_prev)s for lr = "
                              "%(prev)s.") % values
-        if fast < 1:
+        if fast < 1 and closed_form(top.spec.params):
             outcome += " " + tr.gettext("It is below 2/λmax = %(bound)s, where each step multiplies the error along "
                                         "the steep direction by 1 − lr·λmax = %(signed)s, whose size %(factor)s is "
                                         "below 1.") % values

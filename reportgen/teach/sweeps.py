@@ -255,7 +255,7 @@ class Instability:
     above_diverged: tuple[tuple[str, str], ...]  # (label, run id)
     above_converged: tuple[tuple[str, str, float], ...]  # (label, run id, the bound of its own rule, above its lr)
     above_both: tuple[tuple[str, str, float], ...]  # above its own rule's bound too, yet it did not diverge
-    below_diverged: tuple[tuple[str, str], ...]
+    below_diverged: tuple[tuple[str, str, float], ...]  # (label, run id, the bound of its own rule): Nesterov's is lower
 
     @property
     def bound_holds(self) -> bool:
@@ -276,7 +276,7 @@ def instability(results: Sequence[RunResult], shared: SharedData | None) -> Inst
                               if r.spec.params.lr < r.analysis.lr_max),
         above_both=tuple((run_label(r.spec.varied), r.id, r.analysis.lr_max) for r in survived
                          if r.spec.params.lr >= r.analysis.lr_max),
-        below_diverged=tuple((run_label(r.spec.varied), r.id) for r in diverged if r not in above),
+        below_diverged=tuple((run_label(r.spec.varied), r.id, r.analysis.lr_max) for r in diverged if r not in above),
     )
     return found if found.above_diverged or survived or found.below_diverged else None
 
