@@ -45,17 +45,22 @@ def overlay_marks(results: Sequence[RunResult]) -> frozenset[str]:
     return frozenset(found)
 
 
+#: Theory's lines across a heatmap, each where one parameter equals a run's value of it: (its name, the parameter,
+#: the value). The stability bound and the loss floor are dashed; the overshoot edge, on a regime map only, dotted.
+HEATMAP_EDGES = (("bound", "lr", lambda r: r.analysis.lr_max),
+                 ("floor", "threshold", lambda r: r.analysis.loss_floor),
+                 ("overshoot", "lr", oscillation_bound))
+
+
 def heatmap_marks(results: Sequence[RunResult], keys: Sequence[str]) -> frozenset[str]:
     """The marks a 2-D sweep's heatmap draws: "budget" and "diverged" cells, and "edge" where theory's line (the
     stability bound across lr, the loss floor across threshold) falls inside the grid's range of that parameter;
     "overshoot" where a regime map's line (the lr from which the steep direction overshoots) does."""
     found = {"budget" for r in results if r.trajectory.status == Status.BUDGET_EXHAUSTED}
     found |= {"diverged" for r in results if r.trajectory.status == Status.DIVERGED}
-    for key, edge, mark in (("lr", lambda r: r.analysis.lr_max, "edge"),
-                            ("threshold", lambda r: r.analysis.loss_floor, "edge"),
-                            ("lr", oscillation_bound, "overshoot")):  # a regime map's dotted line
+    for name, key, edge in HEATMAP_EDGES:
         values = [r.spec.varied[key] for r in results] if key in keys else []
         if len(set(values)) > 1 and any((e := edge(r)) is not None and min(values) <= e <= max(values)
                                         for r in results):
-            found.add(mark)
+            found.add("overshoot" if name == "overshoot" else "edge")
     return frozenset(found)

@@ -21,9 +21,9 @@ from reportgen.core.fonts import drawable, families, needs_cjk  # noqa: E402
 from reportgen.core.formatting import num, param, run_label  # noqa: E402
 from reportgen.core.i18n import Translations  # noqa: E402
 from reportgen.core.sampling import evenly_spaced  # noqa: E402
-from reportgen.figures.marks import curve, knee  # noqa: E402
+from reportgen.figures.marks import HEATMAP_EDGES, curve, knee  # noqa: E402
 from reportgen.figures.svg import CellLink, link_cells  # noqa: E402
-from reportgen.teach.regimes import Cell, oscillation_bound  # noqa: E402
+from reportgen.teach.regimes import Cell  # noqa: E402
 from reportgen.train.run import RunResult, Status  # noqa: E402
 
 #: Each status but "stopped" in its own colour and hatching (face, hatch, hatch colour): told apart without colour.
@@ -213,10 +213,9 @@ def _heatmap_svg(title: str, keys: tuple[str, str], results: Sequence[RunResult]
 
     # Where theory puts the edges: lr = the rule's stability bound (2/lambda_max for gd), threshold = loss floor,
     # and on a regime map the lr from which the steep direction overshoots.
-    edges = [("lr", lambda r: r.analysis.lr_max, words["bound"], "--"),
-             ("threshold", lambda r: r.analysis.loss_floor, words["floor"], "--")]
-    if regimes is not None:
-        edges.append(("lr", oscillation_bound, words["edge"], ":"))
+    styles = {"bound": (words["bound"], "--"), "floor": (words["floor"], "--"), "overshoot": (words["edge"], ":")}
+    edges = [(key, bound, *styles[name]) for name, key, bound in HEATMAP_EDGES
+             if name != "overshoot" or regimes is not None]
     for (axis_key, other_key, values, others), (key, bound, label, dash) in (
             (axes, edge) for axes in ((col_key, row_key, cols, rows), (row_key, col_key, rows, cols)) for edge in edges):
         if axis_key != key or len(values) < 2:
