@@ -10,14 +10,13 @@ Run: python benchmarks/bench_train.py [--runs N] [--iters N] [--sample N] [--def
 from __future__ import annotations
 
 import argparse
-import gc
 import time
 
 import torch
 
 from reportgen.config.grid import RunSpec
 from reportgen.config.schema import Params
-from reportgen.infra.process import GC_THRESHOLDS, batch_job
+from reportgen.infra.process import batch_job
 from reportgen.train.batched import draw_data, train_grid
 from reportgen.train.course import course_loop
 
@@ -45,11 +44,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=20, help="runs of the per-run loop actually timed")
     parser.add_argument("--default-heap", action="store_true", help="leave glibc's malloc thresholds as they come")
     args = parser.parse_args()
-    if args.default_heap:
-        gc.set_threshold(*GC_THRESHOLDS)
-        heap = "glibc's default heap"
-    else:
-        heap = "heap tuned" if batch_job() else "heap as the C library keeps it"
+    heap = "heap tuned" if batch_job(heap=not args.default_heap) else "heap as the C library keeps it"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {heap}")
 
     specs = grid(args.runs, args.iters)

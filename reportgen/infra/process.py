@@ -26,14 +26,15 @@ HEAP_OPTIONS = {-3: 32 << 20, -1: 64 << 20}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOL
 HEAP_ENVIRONMENT = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
 
 
-def batch_job() -> bool:
+def batch_job(heap: bool = True) -> bool:
     """Set the garbage collector's thresholds, and glibc's heap thresholds where the C library is glibc.
 
-    Returns whether the heap's were set: not on macOS, Windows or musl, whose malloc keeps its own ways, and not
-    where the user tunes glibc's malloc through its environment (MALLOC_*_ or GLIBC_TUNABLES=glibc.malloc...).
+    Returns whether the heap's were set: not with ``heap=False`` (benchmarks/bench_train.py --default-heap), not on
+    macOS, Windows or musl, whose malloc keeps its own ways, and not where the user tunes glibc's malloc through
+    its environment (MALLOC_*_ or GLIBC_TUNABLES=glibc.malloc...).
     """
     gc.set_threshold(*GC_THRESHOLDS)
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not heap or platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     if any(name in os.environ for name in HEAP_ENVIRONMENT) or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
         return False
