@@ -90,7 +90,8 @@ def _loss_overlay_svg(title: str, results: Sequence[RunResult], words: dict[str,
     # and each run's end is marked (a dot where it stopped, a cross where it diverged), so none hides another.
     longest = max(len(r.trajectory.loss) for r in results)
     for i, r in enumerate(results):
-        loss = np.where(np.isfinite(curve(r)), curve(r), np.nan)
+        drawn = curve(r)
+        loss = np.where(np.isfinite(drawn), drawn, np.nan)
         label = run_label(r.spec.varied)
         iterations = evenly_spaced(len(loss), OVERLAY_POINTS)
         color, z = f"C{i % 10}", 2 + (longest - len(loss)) / longest

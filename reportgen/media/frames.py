@@ -190,10 +190,13 @@ class FrameRenderer:
             self._per_run.append(stop)
         # The view's title names the stop contour: a label inline on it was squeezed into a sliver where the valley
         # is narrow (slope 5). Every (w, b) has a loss above a threshold below the floor: then there is no contour.
-        title = "" if job.threshold > job.loss_floor else words.no_stop_contour % {
-            "threshold": param(job.threshold), "floor": num(job.loss_floor)}
-        sx.set_title(words.stop_contour % {"threshold": param(job.threshold)} if in_view else title,
-                     color=palette.THRESHOLD, pad=6, fontsize=self.layout.note_pt)
+        if in_view:
+            title = words.stop_contour % {"threshold": param(job.threshold)}
+        elif job.threshold <= job.loss_floor:
+            title = words.no_stop_contour % {"threshold": param(job.threshold), "floor": num(job.loss_floor)}
+        else:  # a contour outside the view: nothing to name
+            title = ""
+        sx.set_title(title, color=palette.THRESHOLD, pad=6, fontsize=self.layout.note_pt)
         (vs_w, vf_w), (vs_b, vf_b) = job.eigenvectors
         span = 4 * max(p.w_range[1] - p.w_range[0], p.b_range[1] - p.b_range[0])
         path = np.asarray([job.w, job.b], float)[:, evenly_spaced(len(job.w), LABEL_AVOID_POINTS)]

@@ -60,6 +60,9 @@ class CourseWindow:
 
 COURSE_WINDOW = CourseWindow()
 
+#: The most lines of a pile the report's recreation of the window draws (figures/answer.py: distinct_lines).
+PILE_MOST_LINES = 2_000
+
 
 @dataclass(frozen=True)
 class Title:
@@ -86,8 +89,6 @@ def title_at(t: Trajectory, k: int) -> Title:
     if k + 1 < t.iterations_run:
         return Title(k, float(t.w[k + 1]), float(t.b[k + 1]))
     return Title(k, t.updated_w, t.updated_b)
-#: The most lines of a pile the report's recreation of the window draws (figures/answer.py: distinct_lines).
-PILE_MOST_LINES = 2_000
 
 
 @dataclass(frozen=True)
